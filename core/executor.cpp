@@ -1,0 +1,139 @@
+#include "core/executor.h"
+
+#include <fmt/format.h>
+
+namespace qdrift {
+
+Result<Tensor*> KernelContext::allocate(size_t i, DType dtype, const Shape& shape) {
+  QD_ASSERT(i < outputs.size());
+  if (static_cast<int>(shape.size()) > options.limits.max_rank)
+    return invalid_input("output rank {} exceeds the limit {}", shape.size(), options.limits.max_rank);
+  auto n = checked_numel(shape, options.limits.max_tensor_bytes / static_cast<int64_t>(dtype_size(dtype)));
+  if (!n) return n.status();
+  outputs[i] = Tensor::zeros(dtype, shape);
+  return &outputs[i];
+}
+
+std::vector<std::string> Executor::unsupported_nodes(const Graph& graph, const KernelTable& table) {
+  std::vector<std::string> missing;
+  for (const Node& n : graph.nodes)
+    if (table.factories[static_cast<size_t>(n.kind)] == nullptr)
+      missing.push_back(fmt::format("node '{}' ({}{}{})", n.name, n.domain, n.domain.empty() ? "" : ".", n.op_type));
+  return missing;
+}
+
+Result<Executor> Executor::create(const Graph& graph, const KernelTable& table, ExecOptions options) {
+  auto missing = unsupported_nodes(graph, table);
+  if (!missing.empty())
+    return unsupported("{} unsupported op{} for the {} executor: {}", missing.size(), missing.size() == 1 ? "" : "s",
+                       table.name, fmt::join(missing, ", "));
+  Executor ex;
+  ex.graph_ = &graph;
+  ex.table_ = &table;
+  ex.options_ = options;
+  for (const Node& n : graph.nodes) {
+    auto kernel = table.factories[static_cast<size_t>(n.kind)](graph, n, ex.options_);
+    if (!kernel) return kernel.status().with_context(graph.describe(n));
+    ex.kernels_.push_back(std::move(*kernel));
+  }
+  ex.last_use_.assign(graph.values.size(), -1);
+  for (size_t i = 0; i < graph.nodes.size(); ++i)
+    for (ValueId in : graph.nodes[i].inputs)
+      if (in != kNoValue) ex.last_use_[static_cast<size_t>(in)] = static_cast<int32_t>(i);
+  for (ValueId out : graph.outputs) ex.last_use_[static_cast<size_t>(out)] = INT32_MAX;  // never freed
+  return ex;
+}
+
+Status check_input(const Value& declared, const Tensor& given) {
+  if (declared.dtype != DType::undefined && declared.dtype != given.dtype)
+    return invalid_input("input '{}': expected dtype {}, got {}", declared.name, dtype_name(declared.dtype),
+                         dtype_name(given.dtype));
+  if (!declared.has_shape) return Status::ok();
+  bool match = declared.shape.size() == given.shape.size();
+  for (size_t i = 0; match && i < declared.shape.size(); ++i)
+    match = declared.shape[i] < 0 || declared.shape[i] == given.shape[i];
+  if (!match)
+    return invalid_input("input '{}': expected shape {}, got {}", declared.name, shape_str(declared.shape),
+                         shape_str(given.shape));
+  return Status::ok();
+}
+
+namespace {
+// The kernel's output must agree with what ONNX shape inference declared; a mismatch is
+// our bug, reported as an internal error rather than passed on silently.
+Status check_output(const Graph& g, const Node& n, const Value& v, const Tensor& t) {
+  if (t.empty()) return internal_error("{}: kernel produced no tensor for output '{}'", g.describe(n), v.name);
+  if (v.dtype != DType::undefined && v.dtype != t.dtype)
+    return internal_error("{}: output '{}' has dtype {}, the graph declares {}", g.describe(n), v.name,
+                          dtype_name(t.dtype), dtype_name(v.dtype));
+  if (v.has_shape) {
+    bool match = v.shape.size() == t.shape.size();
+    for (size_t i = 0; match && i < v.shape.size(); ++i) match = v.shape[i] < 0 || v.shape[i] == t.shape[i];
+    if (!match)
+      return internal_error("{}: output '{}' has shape {}, the graph declares {}", g.describe(n), v.name,
+                            shape_str(t.shape), shape_str(v.shape));
+  }
+  return Status::ok();
+}
+}  // namespace
+
+Result<std::vector<Tensor>> Executor::run(std::span<const Tensor> inputs, const Observer& observer) const {
+  const Graph& g = *graph_;
+  if (inputs.size() != g.inputs.size())
+    return invalid_input("the model takes {} input{}, {} given", g.inputs.size(), g.inputs.size() == 1 ? "" : "s",
+                         inputs.size());
+  // Live tensors by value id; initializers are read from the graph in place.
+  std::vector<Tensor> live(g.values.size());
+  std::vector<const Tensor*> slot(g.values.size(), nullptr);
+  for (size_t i = 0; i < g.values.size(); ++i)
+    if (g.values[i].initializer) slot[i] = &*g.values[i].initializer;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    QD_RETURN_IF_ERROR(check_input(g.value(g.inputs[i]), inputs[i]));
+    slot[static_cast<size_t>(g.inputs[i])] = &inputs[i];
+  }
+
+  std::vector<const Tensor*> in_ptrs;
+  std::vector<Tensor> outs;
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& node = g.nodes[ni];
+    in_ptrs.clear();
+    for (ValueId in : node.inputs) in_ptrs.push_back(in == kNoValue ? nullptr : slot[static_cast<size_t>(in)]);
+    outs.assign(node.outputs.size(), Tensor{});
+    KernelContext ctx{g, node, options_, in_ptrs, outs};
+    Status s = kernels_[ni]->run(ctx);
+    if (!s) return s.with_context(g.describe(node));
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      const ValueId out = node.outputs[o];
+      if (out == kNoValue) continue;
+      const Value& v = g.value(out);
+      QD_RETURN_IF_ERROR(check_output(g, node, v, outs[o]));
+      live[static_cast<size_t>(out)] = std::move(outs[o]);
+      slot[static_cast<size_t>(out)] = &live[static_cast<size_t>(out)];
+      if (observer) observer(node, o, v, live[static_cast<size_t>(out)]);
+    }
+    // Free what no later node reads (graph outputs have last_use INT32_MAX).
+    for (ValueId in : node.inputs) {
+      if (in == kNoValue) continue;
+      const auto idx = static_cast<size_t>(in);
+      if (last_use_[idx] == static_cast<int32_t>(ni) && !g.values[idx].initializer) {
+        live[idx] = Tensor{};
+        if (g.values[idx].producer != kNoNode) slot[idx] = nullptr;
+      }
+    }
+    for (ValueId out : node.outputs)  // outputs nobody reads
+      if (out != kNoValue && last_use_[static_cast<size_t>(out)] == -1) {
+        live[static_cast<size_t>(out)] = Tensor{};
+        slot[static_cast<size_t>(out)] = nullptr;
+      }
+  }
+  std::vector<Tensor> result;
+  result.reserve(g.outputs.size());
+  for (ValueId out : g.outputs) {
+    const Tensor* t = slot[static_cast<size_t>(out)];
+    if (!t) return internal_error("graph output '{}' was not computed", g.value(out).name);
+    result.push_back(*t);  // a graph output may also be an input or initializer: copy
+  }
+  return result;
+}
+
+}  // namespace qdrift

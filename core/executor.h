@@ -1,0 +1,106 @@
+// executor.h: runs a Graph with one kernel table, calling an observer per produced tensor.
+//
+//   Result<Executor> ex = Executor::create(graph, ref_kernel_table(), options);
+//   if (!ex) return ex.status();   // "unsupported ops: node 'a' (Foo), node 'b' (Bar)"
+//   auto outputs = ex->run(feeds, [&](const Node& n, size_t i, const Value& v, const Tensor& t) {
+//     fmt::print("{} -> {} {}\n", n.name, v.name, shape_str(t.shape));
+//   });
+//
+// Executors differ only in their KernelTable (OpKind -> factory). A missing entry is an
+// "unsupported op" error listing every such node at once; there is no fallback.
+// Tensors are freed after their last consumer ran (graph outputs are kept), so memory
+// follows the largest live set, not the layer count.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "core/graph.h"
+#include "core/limits.h"
+#include "core/quant_math.h"
+
+namespace qdrift {
+
+// How the reference simulates fake quantization (ONNX by default; trainer variants by flag).
+struct FakeQuantOptions {
+  QuantRange range = QuantRange::full;
+  Rounding rounding = Rounding::half_even;
+};
+
+struct ExecOptions {
+  FakeQuantOptions fake_quant;
+  Limits limits;
+};
+
+// What a kernel sees for one execution of its node.
+struct KernelContext {
+  const Graph& graph;
+  const Node& node;
+  const ExecOptions& options;
+  std::span<const Tensor* const> inputs;  // nullptr for omitted optional inputs
+  std::span<Tensor> outputs;              // one per node output; the kernel fills them
+
+  const Tensor* input(size_t i) const { return i < inputs.size() ? inputs[i] : nullptr; }
+  // Sets output i to a zero tensor of dtype/shape after checking the size cap.
+  Result<Tensor*> allocate(size_t i, DType dtype, const Shape& shape);
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  [[nodiscard]] virtual Status run(KernelContext& ctx) = 0;
+};
+
+// Builds the kernel for one node: parses and checks attributes and constant inputs once.
+using KernelFactory = Result<std::unique_ptr<Kernel>> (*)(const Graph&, const Node&, const ExecOptions&);
+
+struct KernelTable {
+  std::string_view name;                               // "ref", "onednn", "int"
+  std::array<KernelFactory, kOpKindCount> factories{};  // nullptr = unsupported
+};
+
+// Adapter for kernels that are a plain function of the context (most reference ops).
+template <Status (*Fn)(KernelContext&)>
+class FunctionKernel final : public Kernel {
+ public:
+  Status run(KernelContext& ctx) override { return Fn(ctx); }
+  static Result<std::unique_ptr<Kernel>> create(const Graph&, const Node&, const ExecOptions&) {
+    return std::unique_ptr<Kernel>(new FunctionKernel());
+  }
+};
+
+// Called for every tensor an executor produces, right after its node ran.
+using Observer = std::function<void(const Node& node, size_t output_index, const Value& value, const Tensor& tensor)>;
+
+class Executor {
+ public:
+  // Creates every kernel; lists all nodes without a kernel in one error.
+  static Result<Executor> create(const Graph& graph, const KernelTable& table, ExecOptions options = {});
+
+  // Names of the ops in `graph` that `table` cannot run, as "node 'x' (Op)" strings.
+  static std::vector<std::string> unsupported_nodes(const Graph& graph, const KernelTable& table);
+
+  // Runs once. `inputs` follow graph.inputs order; dtypes and known dims are checked.
+  // Returns the graph outputs in graph.outputs order.
+  Result<std::vector<Tensor>> run(std::span<const Tensor> inputs, const Observer& observer = {}) const;
+
+  const Graph& graph() const { return *graph_; }
+  const KernelTable& table() const { return *table_; }
+
+ private:
+  Executor() = default;
+  const Graph* graph_ = nullptr;  // not owned: must outlive the executor
+  const KernelTable* table_ = nullptr;
+  ExecOptions options_;
+  std::vector<std::unique_ptr<Kernel>> kernels_;  // one per node
+  std::vector<int32_t> last_use_;                 // per value: last node index reading it, -1 if none
+};
+
+// Checks one runtime input against the graph's declaration (dtype, rank, known dims).
+Status check_input(const Value& declared, const Tensor& given);
+
+}  // namespace qdrift

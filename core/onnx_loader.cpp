@@ -1,0 +1,243 @@
+#include "core/onnx_loader.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <queue>
+#include <set>
+
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include "core/onnx_tensor.h"
+
+namespace qdrift {
+
+Result<std::string> read_file_bytes(const std::string& path, int64_t max_bytes) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) return invalid_input("{}: cannot open: {}", path, std::strerror(errno));
+  const std::streamoff size = f.tellg();
+  if (size < 0) return invalid_input("{}: cannot read (not a regular file?)", path);
+  if (size > max_bytes) return invalid_input("{}: file has {} bytes, more than the limit {}", path, size, max_bytes);
+  std::string bytes(static_cast<size_t>(size), '\0');
+  f.seekg(0);
+  if (!f.read(bytes.data(), size)) return invalid_input("{}: read failed", path);
+  return bytes;
+}
+
+namespace {
+
+Result<AttrValue> convert_attribute(const onnx::AttributeProto& a, const Limits& limits) {
+  switch (a.type()) {
+    case onnx::AttributeProto::INT: return AttrValue{static_cast<int64_t>(a.i())};
+    case onnx::AttributeProto::FLOAT: return AttrValue{a.f()};
+    case onnx::AttributeProto::STRING: return AttrValue{a.s()};
+    case onnx::AttributeProto::INTS: return AttrValue{std::vector<int64_t>(a.ints().begin(), a.ints().end())};
+    case onnx::AttributeProto::FLOATS: return AttrValue{std::vector<float>(a.floats().begin(), a.floats().end())};
+    case onnx::AttributeProto::STRINGS:
+      return AttrValue{std::vector<std::string>(a.strings().begin(), a.strings().end())};
+    case onnx::AttributeProto::TENSOR: {
+      auto t = tensor_from_proto(a.t(), limits);
+      if (!t) return t.status();
+      return AttrValue{std::move(*t)};
+    }
+    default:
+      return unsupported("attribute '{}' has type {} (graphs, sparse tensors and type protos are not supported)",
+                         a.name(), onnx::AttributeProto::AttributeType_Name(a.type()));
+  }
+}
+
+// Declared element type and shape of a graph input/output/value_info.
+Status apply_value_info(const onnx::ValueInfoProto& info, Value& v) {
+  if (!info.has_type()) return Status::ok();
+  const auto& type = info.type();
+  if (!type.has_tensor_type())
+    return unsupported("value '{}' is not a tensor (sequences, maps and optionals are not supported)", info.name());
+  const auto& tt = type.tensor_type();
+  if (tt.elem_type() != onnx::TensorProto::UNDEFINED) {
+    auto dt = dtype_from_onnx(tt.elem_type());
+    if (!dt)
+      return unsupported("value '{}' has element type {} (qdrift holds f32, s8, u8, s32, s64, bool)", info.name(),
+                         onnx_type_name(tt.elem_type()));
+    v.dtype = *dt;
+  }
+  if (tt.has_shape()) {
+    v.has_shape = true;
+    v.shape.clear();
+    for (const auto& d : tt.shape().dim()) v.shape.push_back(d.has_dim_value() ? d.dim_value() : -1);
+  }
+  return Status::ok();
+}
+
+// Kahn's algorithm over the file's node order; reports a cycle or a dangling input by name.
+Result<std::vector<int>> topological_order(const onnx::GraphProto& g, const std::set<std::string>& available_init) {
+  const int n = g.node_size();
+  std::unordered_map<std::string, int> producer;
+  for (int i = 0; i < n; ++i)
+    for (const auto& out : g.node(i).output()) {
+      if (out.empty()) continue;
+      if (available_init.count(out))
+        return invalid_input("node '{}' ({}): output '{}' overwrites a graph input or initializer", g.node(i).name(),
+                             g.node(i).op_type(), out);
+      if (!producer.emplace(out, i).second)
+        return invalid_input("value '{}' is produced by two nodes ('{}' and '{}')", out,
+                             g.node(producer[out]).name(), g.node(i).name());
+    }
+  std::vector<int> pending(static_cast<size_t>(n), 0);
+  std::vector<std::vector<int>> users(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i)
+    for (const auto& in : g.node(i).input()) {
+      if (in.empty() || available_init.count(in)) continue;
+      auto it = producer.find(in);
+      if (it == producer.end())
+        return invalid_input("node '{}' ({}): input '{}' is not a graph input, initializer or node output",
+                             g.node(i).name(), g.node(i).op_type(), in);
+      ++pending[static_cast<size_t>(i)];
+      users[static_cast<size_t>(it->second)].push_back(i);
+    }
+  // Min-heap on file index keeps the file's order wherever it is already topological.
+  std::priority_queue<int, std::vector<int>, std::greater<>> ready;
+  for (int i = 0; i < n; ++i)
+    if (pending[static_cast<size_t>(i)] == 0) ready.push(i);
+  std::vector<int> order;
+  while (!ready.empty()) {
+    int i = ready.top();
+    ready.pop();
+    order.push_back(i);
+    for (int u : users[static_cast<size_t>(i)])
+      if (--pending[static_cast<size_t>(u)] == 0) ready.push(u);
+  }
+  if (static_cast<int>(order.size()) != n) {
+    for (int i = 0; i < n; ++i)
+      if (pending[static_cast<size_t>(i)] > 0)
+        return invalid_input("the graph has a cycle through node '{}' ({})", g.node(i).name(), g.node(i).op_type());
+  }
+  return order;
+}
+
+Result<Graph> convert_model(onnx::ModelProto& model, const std::string& label, const LoadOptions& options) {
+  if (!model.has_graph()) return invalid_input("not an ONNX model: no graph");
+  if (model.ir_version() < 3)
+    return unsupported("IR version {} is too old (qdrift reads IR version 3 and later)", model.ir_version());
+
+  Graph graph;
+  graph.source_path = label;
+  graph.ir_version = model.ir_version();
+  for (const auto& op : model.opset_import()) {
+    const std::string domain = op.domain() == "ai.onnx" ? "" : op.domain();
+    graph.opset_imports[domain] = op.version();
+  }
+  if (!graph.opset_imports.count("")) return invalid_input("no default-domain opset_import");
+  graph.opset = graph.opset_imports[""];
+  if (graph.opset < kMinOpset || graph.opset > kMaxOpset)
+    return unsupported("default-domain opset {} is outside the supported range {}..{}", graph.opset, kMinOpset,
+                       kMaxOpset);
+
+  if (options.run_checker) {
+    try {
+      onnx::checker::check_model(model);
+    } catch (const std::exception& e) {
+      std::string msg = e.what();
+      for (char& c : msg)
+        if (c == '\n') c = ' ';
+      return invalid_input("ONNX checker: {}", msg);
+    }
+  }
+  if (options.run_shape_inference) {
+    try {
+      onnx::shape_inference::InferShapes(model);
+    } catch (const std::exception& e) {
+      std::string msg = e.what();
+      for (char& c : msg)
+        if (c == '\n') c = ' ';
+      return invalid_input("ONNX shape inference: {}", msg);
+    }
+  }
+
+  const onnx::GraphProto& g = model.graph();
+  graph.name = g.name();
+  if (g.sparse_initializer_size() > 0) return unsupported("sparse initializers are not supported");
+
+  std::set<std::string> available;
+  for (const auto& init : g.initializer()) {
+    if (init.name().empty()) return invalid_input("an initializer has no name");
+    if (graph.find_value(init.name()) != kNoValue)
+      return invalid_input("initializer '{}' is defined twice", init.name());
+    auto t = tensor_from_proto(init, options.limits);
+    if (!t) return t.status().with_context("initializer");
+    graph.add_initializer(init.name(), std::move(*t));
+    available.insert(init.name());
+  }
+  for (const auto& in : g.input()) {
+    ValueId id = graph.find_value(in.name());
+    if (id != kNoValue) continue;  // IR < 4 lists initializers among the inputs
+    if (in.name().empty()) return invalid_input("a graph input has no name");
+    id = graph.add_value(in.name());
+    QD_RETURN_IF_ERROR(apply_value_info(in, graph.value(id)));
+    graph.inputs.push_back(id);
+    available.insert(in.name());
+  }
+
+  QD_ASSIGN_OR_RETURN(std::vector<int> order, topological_order(g, available));
+
+  std::set<std::string> node_names;
+  for (int file_index : order) {
+    const onnx::NodeProto& np = g.node(file_index);
+    Node node;
+    node.op_type = np.op_type();
+    node.domain = np.domain() == "ai.onnx" ? "" : np.domain();
+    node.kind = op_kind_from_onnx(node.domain, node.op_type);
+    node.name = np.name().empty() ? fmt::format("{}_{}", np.op_type(), file_index) : np.name();
+    while (!node_names.insert(node.name).second) node.name += "_dup";
+    for (const auto& a : np.attribute()) {
+      auto v = convert_attribute(a, options.limits);
+      if (!v) return v.status().with_context(fmt::format("node '{}' ({})", node.name, node.op_type));
+      node.attrs.emplace(a.name(), std::move(*v));
+    }
+    for (const auto& in : np.input()) node.inputs.push_back(in.empty() ? kNoValue : graph.find_value(in));
+    for (const auto& out : np.output()) node.outputs.push_back(out.empty() ? kNoValue : graph.add_value(out));
+    graph.add_node(std::move(node));
+  }
+
+  for (const auto& info : g.value_info()) {
+    ValueId id = graph.find_value(info.name());
+    if (id == kNoValue) continue;  // value_info for a name no node produces: harmless
+    Status s = apply_value_info(info, graph.value(id));
+    if (!s) return s;
+  }
+  std::set<std::string> output_names;
+  for (const auto& out : g.output()) {
+    ValueId id = graph.find_value(out.name());
+    if (id == kNoValue) return invalid_input("graph output '{}' is not produced by any node", out.name());
+    if (!output_names.insert(out.name()).second) return invalid_input("graph output '{}' is listed twice", out.name());
+    QD_RETURN_IF_ERROR(apply_value_info(out, graph.value(id)));
+    graph.outputs.push_back(id);
+  }
+  for (const Value& v : graph.values)
+    if (v.has_shape && static_cast<int>(v.shape.size()) > options.limits.max_rank)
+      return invalid_input("value '{}' has rank {}, more than the limit {}", v.name, v.shape.size(),
+                           options.limits.max_rank);
+  QD_RETURN_IF_ERROR(graph.validate());
+  return graph;
+}
+
+}  // namespace
+
+Result<Graph> load_onnx_bytes(const std::string& bytes, const std::string& label, const LoadOptions& options) {
+  onnx::ModelProto model;
+  if (bytes.empty()) return invalid_input("{}: empty file, not an ONNX model", label);
+  if (!model.ParseFromString(bytes))
+    return invalid_input("{}: not an ONNX model (protobuf parse failed: truncated or wrong format)", label);
+  auto graph = convert_model(model, label, options);
+  if (!graph) return graph.status().with_context(label);
+  return graph;
+}
+
+Result<Graph> load_onnx(const std::string& path, const LoadOptions& options) {
+  auto bytes = read_file_bytes(path, options.limits.max_file_bytes);
+  if (!bytes) return bytes.status();
+  return load_onnx_bytes(*bytes, path, options);
+}
+
+}  // namespace qdrift

@@ -1,0 +1,73 @@
+// quant_math.h: the scalar arithmetic of quantization, shared by every executor.
+//
+//   QuantGrid g = quant_grid(DType::s8, QuantRange::full);        // [-128, 127]
+//   int32_t q = quantize_value(0.25f, 0.1f, 0, g, Rounding::half_even);   // 2 (2.5 ties to even)
+//   float x = dequantize_value(q, 0.1f, 0);                        // 0.2f
+//
+// ONNX QuantizeLinear: q = saturate(round(x / scale) + zero_point), round half to even,
+// saturating to the zero point's type. The division is done in f32 exactly as written
+// (not a multiply by 1/scale): the two differ by one step on some inputs.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string_view>
+
+#include "core/dtype.h"
+
+namespace qdrift {
+
+enum class Rounding : uint8_t {
+  half_even,  // ONNX, oneDNN, numpy
+  half_away,  // std::round; some trainers' fake-quant
+};
+enum class QuantRange : uint8_t {
+  full,    // the type's whole range: s8 [-128,127], u8 [0,255]
+  narrow,  // one code fewer at the bottom: s8 [-127,127] (PaddleSlim, TF symmetric), u8 [1,255]
+};
+std::string_view rounding_name(Rounding r);
+std::string_view quant_range_name(QuantRange r);
+
+struct QuantGrid {
+  int32_t qmin;
+  int32_t qmax;
+};
+
+// The saturation range of a quantized type. s32 (bias) is always full range.
+QuantGrid quant_grid(DType type, QuantRange range);
+
+// Round to the nearest integer value, ties per `mode`. NaN stays NaN.
+inline float round_float(float x, Rounding mode) {
+  // nearbyint honours the current rounding mode, which qdrift never changes from the
+  // default round-to-nearest-even.
+  return mode == Rounding::half_even ? std::nearbyint(x) : std::round(x);
+}
+
+// Clamps a float already rounded to an integer value into [qmin, qmax]; NaN maps to qmin
+// only if the caller did not handle it (callers report NaN inputs separately).
+inline int32_t saturate_rounded(float r, QuantGrid g) {
+  if (!(r >= static_cast<float>(g.qmin))) return g.qmin;  // also NaN
+  if (r >= static_cast<float>(g.qmax)) return g.qmax;  // >=: float(INT32_MAX) rounds up to 2^31
+  return static_cast<int32_t>(r);
+}
+
+inline int32_t quantize_value(float x, float scale, int32_t zero_point, QuantGrid g, Rounding mode) {
+  // round(x / scale) + zp, with the zero point added after rounding as ONNX specifies.
+  const float r = round_float(x / scale, mode) + static_cast<float>(zero_point);
+  return saturate_rounded(r, g);
+}
+
+inline float dequantize_value(int32_t q, float scale, int32_t zero_point) {
+  // (q - zp) is exact in int32; one f32 multiply, as ONNX's reference computes it.
+  return static_cast<float>(q - zero_point) * scale;
+}
+
+// True when x / scale lies within `tolerance` of a .5 tie: such elements may legitimately
+// round differently in two correct implementations.
+inline bool is_rounding_tie(float x, float scale, float tolerance = 1e-6f) {
+  const float v = x / scale;
+  const float frac = v - std::floor(v);
+  return std::fabs(frac - 0.5f) <= tolerance;
+}
+
+}  // namespace qdrift
