@@ -54,7 +54,13 @@ namespace qdrift {
   X(MatMulInteger, "", "MatMulInteger")                      \
   X(QLinearAdd, "com.microsoft", "QLinearAdd")               \
   X(QLinearGlobalAveragePool, "com.microsoft", "QLinearGlobalAveragePool") \
-  X(QGemm, "com.microsoft", "QGemm")
+  X(QGemm, "com.microsoft", "QGemm")                         \
+  /* ops of the lowered int8 graph (core/lowered_ops.h); never read from a file */ \
+  X(Quantize, "qdrift", "Quantize")                          \
+  X(Dequantize, "qdrift", "Dequantize")                      \
+  X(Requantize, "qdrift", "Requantize")                      \
+  X(QConv, "qdrift", "QConv")                                \
+  X(QMatMul, "qdrift", "QMatMul")
 
 enum class OpKind : uint16_t {
 #define QDRIFT_OP_ENUM(name, domain, type) name,
