@@ -1,0 +1,63 @@
+// int8_policy.h: how a QDQ model is turned into a real int8 graph.
+//
+//   Result<Int8Policy> p = int8_policy_preset("paddle-onednn");
+//   QD_RETURN_IF_ERROR(int8_policy_set(*p, "bias=f32"));   // flip one difference at a time
+//   int8_policy_describe(*p)  -> "paddle-onednn (bias=f32): range=full unsigned_after_relu=on ..."
+//
+// A policy is a named preset of knobs (DESIGN.md, "Policies"); every knob can be set
+// alone. The lowering honours every knob or fails: no knob is ever silently ignored.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/op_kind.h"
+#include "core/quant_math.h"
+#include "core/status.h"
+
+namespace qdrift {
+
+enum class BiasMode : uint8_t {
+  model,  // the model's int32 bias when its scale is s_x*s_w, else the f32 bias pre-scaled
+  s32,    // s32 = round(b / (s_x * s_w)), as Paddle's oneDNN pass does
+  f32,    // f32 bias, unrounded (Paddle Lite on ARM)
+};
+enum class WeightsMode : uint8_t {
+  model,       // the model's quantized weights as they are
+  requantize,  // dequantize, fold BatchNormalization, re-quantize per channel (max |w| / 127)
+};
+enum class ActOrder : uint8_t {
+  exact,        // the fused activation sees real values (bounds and knees where the model has them)
+  after_scale,  // the activation is applied to output-scaled values with unchanged parameters
+};
+
+struct Int8Policy {
+  std::string name = "onnx";            // preset it started from
+  std::vector<std::string> overrides;   // "knob=value" applied on top, in order
+  QuantRange range = QuantRange::full;  // s8 grid of int8 tensors: full [-128,127] or narrow [-127,127]
+  bool unsigned_after_relu = false;     // s8 (T/127) after relu becomes u8 (T/255)
+  BiasMode bias = BiasMode::model;
+  WeightsMode weights = WeightsMode::model;
+  Rounding rounding = Rounding::half_even;
+  ActOrder act_order = ActOrder::exact;
+  // Op kinds allowed to run in int8; every other op runs in f32 between explicit
+  // dequantize/quantize ops. `all_int8_ops` = no restriction (fp32_ops=none).
+  bool all_int8_ops = true;
+  std::set<OpKind> int8_ops;
+  std::string skip_nodes;  // ECMAScript regex over source node names left in f32; "" = none
+
+  bool op_allowed_int8(OpKind k) const { return all_int8_ops || int8_ops.count(k) > 0; }
+};
+
+// Presets: "onnx" (default), "paddle-onednn", "paddle-lite-arm".
+Result<Int8Policy> int8_policy_preset(const std::string& name);
+// Applies "knob=value". Knobs: range, unsigned_after_relu, bias, weights, rounding,
+// act_order, fp32_ops, skip_nodes. Unknown knobs or values are invalid_input.
+Status int8_policy_set(Int8Policy& policy, const std::string& assignment);
+// One line: the preset, the overrides and every knob's value.
+std::string int8_policy_describe(const Int8Policy& policy);
+// Help text listing the knobs, their values and the presets (for --help and docs).
+std::string int8_policy_help();
+
+}  // namespace qdrift
