@@ -1,0 +1,303 @@
+#!/usr/bin/python3
+"""Writes the small QDQ models the int8 lowering is tested on (fixed seed, numpy + onnx.helper).
+
+    /usr/bin/python3 testdata/gen/make_lowering_models.py    # rewrites testdata/qdq/
+
+Each model exercises lowering rules on odd shapes; activation scales are calibrated (min/max)
+on the model's own fake-quant forward pass of its sample input, so every quantized tensor
+uses most of its grid. Files: testdata/qdq/<name>.onnx and <name>_input.npy.
+
+  conv_chain_u8     u8 asymmetric: conv3x3+Relu, conv1x1/2, MaxPool on int8, dilated conv+Clip(0,6)
+  depthwise_s8      s8 symmetric: conv+HardSwish fused, depthwise 3x3/2 + LeakyRelu, 13 channels
+  residual_u8       conv -> Add(., DQ(skip)) -> Relu -> Q (sum post-op) and a float Add between Qs
+  gemm_concat_s8    GlobalAveragePool, Flatten, Gemm(transB)+Relu, MatMul, Concat of two scales
+  bn_conv_u8        conv -> BatchNormalization -> Relu -> Q (BN folding under weights=requantize)
+  paddle_style_s8   PaddleSlim-like: s8 symmetric activations (zero point 0), conv+Relu, conv+Relu6
+                    (Clip 0..6), HardSwish, f32 bias, the shapes where Paddle's int8 pass diverges
+"""
+
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qdq")
+OPSET = 14  # HardSwish needs 14; Q/DQ use their opset-13 form (axis)
+
+
+def conv2d(x, w, b, stride=1, pad=0, group=1, dilation=1):
+    n, c, h, wd = x.shape
+    cout, cin_g, kh, kw = w.shape
+    ekh, ekw = (kh - 1) * dilation + 1, (kw - 1) * dilation + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh = (h + 2 * pad - ekh) // stride + 1
+    ow = (wd + 2 * pad - ekw) // stride + 1
+    out = np.zeros((n, cout, oh, ow), dtype=np.float64)
+    cout_g = cout // group
+    for g in range(group):
+        xs = xp[:, g * cin_g:(g + 1) * cin_g].astype(np.float64)
+        cols = np.empty((n, cin_g, kh, kw, oh, ow))
+        for i in range(kh):
+            for j in range(kw):
+                r, s = i * dilation, j * dilation
+                cols[:, :, i, j] = xs[:, :, r:r + stride * oh:stride, s:s + stride * ow:stride]
+        cols = cols.reshape(n, cin_g * kh * kw, oh * ow)
+        wg = w[g * cout_g:(g + 1) * cout_g].reshape(cout_g, -1).astype(np.float64)
+        out[:, g * cout_g:(g + 1) * cout_g] = (wg @ cols).reshape(n, cout_g, oh, ow)
+    if b is not None:
+        out += b.reshape(1, -1, 1, 1)
+    return out.astype(np.float32)
+
+
+def hardswish(x):
+    return (x * np.clip(x / np.float32(6) + np.float32(0.5), 0, 1)).astype(np.float32)
+
+
+class Builder:
+    """Builds a QDQ graph and its fake-quant forward pass side by side."""
+
+    def __init__(self, name, x, signed, seed):
+        self.name, self.signed = name, signed
+        self.rng = np.random.default_rng(seed)
+        self.nodes, self.inits = [], []
+        self.count = 0
+        self.input = x
+        self.x_info = helper.make_tensor_value_info("input", TensorProto.FLOAT, list(x.shape))
+
+    def uid(self, base):
+        self.count += 1
+        return f"{base}{self.count}"
+
+    def init(self, name, arr):
+        self.inits.append(numpy_helper.from_array(arr, name))
+        return name
+
+    def act_params(self, v, signed):
+        if signed:
+            scale = max(float(np.abs(v).max()), 1e-3) / 127.0
+            return np.float32(scale), np.int8(0)
+        lo, hi = min(float(v.min()), 0.0), max(float(v.max()), 0.0)
+        scale = max(hi - lo, 1e-3) / 255.0
+        zp = int(np.clip(np.rint(-lo / scale), 0, 255))
+        return np.float32(scale), np.uint8(zp)
+
+    def qdq(self, tname, v, signed=None, params=None):
+        """Q then DQ of activation `tname` (value v); returns the DQ name and fake-quant value."""
+        signed = self.signed if signed is None else signed
+        scale, zp = params if params is not None else self.act_params(v, signed)
+        base = self.uid(tname + "_")
+        s = self.init(base + "_scale", np.array(scale, dtype=np.float32))
+        z = self.init(base + "_zp", np.array(zp))
+        self.nodes.append(helper.make_node("QuantizeLinear", [tname, s, z], [base + "_q"], name=base + "_Q"))
+        self.nodes.append(helper.make_node("DequantizeLinear", [base + "_q", s, z], [base + "_dq"], name=base + "_DQ"))
+        info = np.iinfo(np.int8 if signed else np.uint8)
+        q = np.clip(np.rint(v / scale) + int(zp), info.min, info.max)
+        return base + "_dq", ((q - int(zp)) * scale).astype(np.float32), (scale, zp)
+
+    def weights(self, base, w):
+        """Per-output-channel s8 weights through DequantizeLinear(axis=0)."""
+        axes = tuple(range(1, w.ndim))
+        scale = (np.abs(w).max(axis=axes) / 127.0).astype(np.float32)
+        q = np.clip(np.rint(w / scale.reshape(-1, *([1] * (w.ndim - 1)))), -128, 127).astype(np.int8)
+        qn = self.init(base + ".weight_q", q)
+        sn = self.init(base + ".weight_scale", scale)
+        zn = self.init(base + ".weight_zp", np.zeros_like(scale, dtype=np.int8))
+        self.nodes.append(helper.make_node("DequantizeLinear", [qn, sn, zn], [base + ".weight"], name=base + ".weight_DQ", axis=0))
+        return base + ".weight", (q.astype(np.float32) * scale.reshape(-1, *([1] * (w.ndim - 1)))).astype(np.float32), scale
+
+    def bias_s32(self, base, b, sx, sw):
+        bs = (np.float32(sx) * sw).astype(np.float32)
+        q = np.rint(b / bs).astype(np.int32)
+        qn = self.init(base + ".bias_q", q)
+        sn = self.init(base + ".bias_scale", bs)
+        zn = self.init(base + ".bias_zp", np.zeros_like(q))
+        self.nodes.append(helper.make_node("DequantizeLinear", [qn, sn, zn], [base + ".bias"], name=base + ".bias_DQ", axis=0))
+        return base + ".bias", (q * bs).astype(np.float32)
+
+    def conv(self, xn, xv, xparams, cout, k, stride=1, pad=0, group=1, dilation=1, bias="s32"):
+        base = self.uid("conv")
+        cin = xv.shape[1]
+        w = (self.rng.standard_normal((cout, cin // group, k, k)) * np.sqrt(2.0 / (cin // group * k * k))).astype(np.float32)
+        wn, wv, sw = self.weights(base, w)
+        b = (self.rng.standard_normal(cout) * 0.1).astype(np.float32)
+        inputs = [xn, wn]
+        if bias == "s32":
+            bn, bv = self.bias_s32(base, b, xparams[0], sw)
+            inputs.append(bn)
+        elif bias == "f32":
+            inputs.append(self.init(base + ".bias", b))
+            bv = b
+        else:
+            bv = None
+        out = base + "_out"
+        self.nodes.append(helper.make_node("Conv", inputs, [out], name=base, kernel_shape=[k, k], strides=[stride, stride],
+                                           pads=[pad] * 4, group=group, dilations=[dilation, dilation]))
+        return out, conv2d(xv, wv, bv, stride, pad, group, dilation)
+
+    def unary(self, op, xn, **attrs):
+        base = self.uid(op.lower())
+        inputs = [xn]
+        if op == "Clip":
+            inputs += [self.init(base + "_min", np.array(attrs.pop("lo"), np.float32)),
+                       self.init(base + "_max", np.array(attrs.pop("hi"), np.float32))]
+        self.nodes.append(helper.make_node(op, inputs, [base + "_out"], name=base, **attrs))
+        return base + "_out"
+
+    def finish(self, out_name, out_shape):
+        graph = helper.make_graph(self.nodes, self.name, [self.x_info],
+                                  [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, list(out_shape))], self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="qdrift-testdata")
+        model.ir_version = 8
+        onnx.checker.check_model(model, full_check=True)
+        os.makedirs(OUT_DIR, exist_ok=True)
+        onnx.save(model, os.path.join(OUT_DIR, self.name + ".onnx"))
+        np.save(os.path.join(OUT_DIR, self.name + "_input.npy"), self.input)
+
+
+def relu(v):
+    return np.maximum(v, 0).astype(np.float32)
+
+
+def conv_chain_u8():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 3, 19, 19)).astype(np.float32)
+    b = Builder("conv_chain_u8", x, signed=False, seed=11)
+    xn, xv, xp = b.qdq("input", x)
+    c, cv = b.conv(xn, xv, xp, 8, 3, pad=1)
+    r = b.unary("Relu", c); rv = relu(cv)
+    xn, xv, xp = b.qdq(r, rv)
+    c, cv = b.conv(xn, xv, xp, 13, 1, stride=2)
+    xn, xv, xp = b.qdq(c, cv)
+    p = b.unary("MaxPool", xn, kernel_shape=[2, 2], strides=[2, 2])
+    # MaxPool 2x2/2 on 10x10 -> 5x5, computed on the fake-quant values
+    pv = xv[:, :, :10, :10].reshape(1, 13, 5, 2, 5, 2).max(axis=(3, 5))
+    xn, xv, xp = b.qdq(p, pv, params=xp)  # same grid: a pure int8 pass-through
+    c, cv = b.conv(xn, xv, xp, 7, 3, pad=2, dilation=2)
+    cl = b.unary("Clip", c, lo=0.0, hi=6.0); clv = np.clip(cv, 0, 6)
+    on, ov, _ = b.qdq(cl, clv)
+    b.finish(on, ov.shape)
+
+
+def depthwise_s8():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1, 5, 13, 13)).astype(np.float32) * 2
+    b = Builder("depthwise_s8", x, signed=True, seed=12)
+    xn, xv, xp = b.qdq("input", x)
+    c, cv = b.conv(xn, xv, xp, 13, 3, pad=1)
+    h = b.unary("HardSwish", c); hv = hardswish(cv)
+    xn, xv, xp = b.qdq(h, hv)
+    c, cv = b.conv(xn, xv, xp, 13, 3, stride=2, pad=1, group=13)
+    l = b.unary("LeakyRelu", c, alpha=0.1); lv = np.where(cv > 0, cv, np.float32(0.1) * cv).astype(np.float32)
+    xn, xv, xp = b.qdq(l, lv)
+    c, cv = b.conv(xn, xv, xp, 3, 1, bias="f32")
+    on, ov, _ = b.qdq(c, cv)
+    b.finish(on, ov.shape)
+
+
+def residual_u8():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 6, 11, 11)).astype(np.float32)
+    b = Builder("residual_u8", x, signed=False, seed=13)
+    xn, xv, xp = b.qdq("input", x)
+    c, cv = b.conv(xn, xv, xp, 6, 3, pad=1)
+    r = b.unary("Relu", c); rv = relu(cv)
+    sn, sv, sp = b.qdq(r, rv)
+    # Residual with the conv's raw output feeding the Add: a sum post-op
+    c2, c2v = b.conv(sn, sv, sp, 6, 3, pad=1)
+    base = b.uid("add")
+    b.nodes.append(helper.make_node("Add", [c2, xn], [base + "_out"], name=base))
+    a = b.unary("Relu", base + "_out"); av = relu(c2v + xv)
+    an, av, ap = b.qdq(a, av)
+    # Residual between two quantized tensors: a float Add between Q/DQ pairs
+    c3, c3v = b.conv(an, av, ap, 6, 1)
+    c3n, c3v, _ = b.qdq(c3, c3v)
+    base = b.uid("add")
+    b.nodes.append(helper.make_node("Add", [c3n, sn], [base + "_out"], name=base))
+    on, ov, _ = b.qdq(base + "_out", c3v + sv)
+    b.finish(on, ov.shape)
+
+
+def gemm_concat_s8():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, 9, 9)).astype(np.float32)
+    b = Builder("gemm_concat_s8", x, signed=True, seed=14)
+    xn, xv, xp = b.qdq("input", x)
+    c1, c1v = b.conv(xn, xv, xp, 12, 3, pad=1)
+    c1n, c1v, _ = b.qdq(c1, c1v)
+    c2, c2v = b.conv(xn, xv, xp, 5, 1)
+    c2n, c2v, _ = b.qdq(c2, c2v * 3)  # a different scale on the second branch
+    base = b.uid("concat")
+    b.nodes.append(helper.make_node("Concat", [c1n, c2n], [base + "_out"], name=base, axis=1))
+    catv = np.concatenate([c1v, c2v], axis=1)
+    cn, cv, cp = b.qdq(base + "_out", catv)
+    g = b.unary("GlobalAveragePool", cn); gv = cv.mean(axis=(2, 3), keepdims=True)
+    gn, gv, gp = b.qdq(g, gv)
+    f = b.unary("Flatten", gn, axis=1); fv = gv.reshape(2, -1)
+    fn, fv, fp = b.qdq(f, fv, params=gp)
+    # Gemm with transB: weights [N, K]
+    base = b.uid("gemm")
+    w = (b.rng.standard_normal((11, 17)) * 0.3).astype(np.float32)
+    wn, wv, sw = b.weights(base, w)
+    bn, bv = b.bias_s32(base, (b.rng.standard_normal(11) * 0.1).astype(np.float32), fp[0], sw)
+    b.nodes.append(helper.make_node("Gemm", [fn, wn, bn], [base + "_out"], name=base, transB=1))
+    r = b.unary("Relu", base + "_out"); rv = relu(fv @ wv.T + bv)
+    rn, rv, rp = b.qdq(r, rv)
+    # MatMul with constant [K, N] weights quantized per column (axis=1)
+    base = b.uid("matmul")
+    w = (b.rng.standard_normal((11, 7)) * 0.3).astype(np.float32)
+    scale = (np.abs(w).max(axis=0) / 127.0).astype(np.float32)
+    q = np.clip(np.rint(w / scale), -128, 127).astype(np.int8)
+    qn = b.init(base + ".weight_q", q)
+    sn = b.init(base + ".weight_scale", scale)
+    zn = b.init(base + ".weight_zp", np.zeros(7, np.int8))
+    b.nodes.append(helper.make_node("DequantizeLinear", [qn, sn, zn], [base + ".weight"], name=base + ".weight_DQ", axis=1))
+    b.nodes.append(helper.make_node("MatMul", [rn, base + ".weight"], [base + "_out"], name=base))
+    mv = rv @ (q.astype(np.float32) * scale)
+    on, ov, _ = b.qdq(base + "_out", mv)
+    b.finish(on, ov.shape)
+
+
+def bn_conv_u8():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 4, 10, 10)).astype(np.float32)
+    b = Builder("bn_conv_u8", x, signed=False, seed=15)
+    xn, xv, xp = b.qdq("input", x)
+    c, cv = b.conv(xn, xv, xp, 9, 3, pad=1, bias="none")
+    base = b.uid("bn")
+    gamma = (b.rng.uniform(0.5, 1.5, 9)).astype(np.float32)
+    beta = (b.rng.standard_normal(9) * 0.2).astype(np.float32)
+    mean = (b.rng.standard_normal(9) * 0.2).astype(np.float32)
+    var = (b.rng.uniform(0.5, 2.0, 9)).astype(np.float32)
+    names = [b.init(f"{base}_{k}", v) for k, v in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var))]
+    b.nodes.append(helper.make_node("BatchNormalization", [c] + names, [base + "_out"], name=base, epsilon=1e-5))
+    k = gamma / np.sqrt(var + np.float32(1e-5))
+    bnv = ((cv - mean.reshape(1, -1, 1, 1)) * k.reshape(1, -1, 1, 1) + beta.reshape(1, -1, 1, 1)).astype(np.float32)
+    r = b.unary("Relu", base + "_out")
+    on, ov, _ = b.qdq(r, relu(bnv))
+    b.finish(on, ov.shape)
+
+
+def paddle_style_s8():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 3, 16, 16)).astype(np.float32)
+    b = Builder("paddle_style_s8", x, signed=True, seed=16)
+    xn, xv, xp = b.qdq("input", x)
+    c, cv = b.conv(xn, xv, xp, 13, 3, stride=2, pad=1)
+    r = b.unary("Relu", c); rv = relu(cv)
+    xn, xv, xp = b.qdq(r, rv)
+    c, cv = b.conv(xn, xv, xp, 13, 3, pad=1, group=13, bias="f32")
+    cl = b.unary("Clip", c, lo=0.0, hi=6.0); clv = np.clip(cv, 0, 6)
+    xn, xv, xp = b.qdq(cl, clv)
+    c, cv = b.conv(xn, xv, xp, 16, 1)
+    h = b.unary("HardSwish", c); hv = hardswish(cv)
+    xn, xv, xp = b.qdq(h, hv)
+    c, cv = b.conv(xn, xv, xp, 8, 1)
+    on, ov, _ = b.qdq(c, cv)
+    b.finish(on, ov.shape)
+
+
+if __name__ == "__main__":
+    for make in (conv_chain_u8, depthwise_s8, residual_u8, gemm_concat_s8, bn_conv_u8, paddle_style_s8):
+        make()
+        print("wrote", make.__name__)
