@@ -34,6 +34,9 @@ struct FakeQuantOptions {
 struct ExecOptions {
   FakeQuantOptions fake_quant;
   Limits limits;
+  // Receives notes worth telling the user, one line each, when kernels are created (e.g.
+  // "node 'c1' (QConv): weight zero point 3: runs on the integer oracle"). Empty: dropped.
+  std::function<void(std::string_view)> log;
 };
 
 // What a kernel sees for one execution of its node.

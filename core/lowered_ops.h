@@ -1,31 +1,40 @@
 // lowered_ops.h: the contract of the int8 graph's own ops (domain "qdrift"), shared by
 // the lowering (core), the oneDNN runtime (kernels/onednn) and the integer oracle
 // (kernels/int). Both kernel tables must compute exactly what is written here, in the
-// float order written here, so that on a VNNI machine they agree bit for bit.
+// float order written here, so that on a VNNI machine they agree bit for bit. The order is
+// oneDNN 2.6's (jit int8 conv/matmul epilogue, jit reorder), checked on the installed
+// library; see docs/int8_runtime.md for the evidence.
 //
 //   const LoweredParams p = parse_lowered_params(node);   // output scales + post-ops
+//   int32_t acc = sum((x - zp_x) * (w - zp_w));           // exact, int32 (wraps like oneDNN)
 //   float v = static_cast<float>(acc);
-//   if (bias) v += bias_f32[oc];                          // bias is in accumulator units
+//   if (bias) v += bias_f32[oc];                          // bias is in accumulator units (s32 -> f32 first)
 //   v *= p.output_scale(oc);
 //   for (const PostOp& op : p.post_ops) v = apply_post_op(op, v, sum_value);
-//   dst = dst_is_int ? saturate(round_half_even(v + zp_dst)) : v;
+//   dst = dst_is_int ? saturate(round_half_even(v + zp_dst)) : v;   // zp_dst added in f32, BEFORE rounding
+//
+// Saturation happens in f32 before the conversion (u8 [0,255], s8 [-128,127]; s32 clamps
+// at 2147483520, the largest f32 below 2^31). Padding contributes x = zp_x (real zero).
 //
 // Quantization parameters of every int8 tensor live on the graph Value (Value::quant):
 // x, w, sum input and y. Weights are per output channel (axis 0 of w, axis 1 of the
 // [K, N] matmul weights: one scale per N).
 //
-// Ops:
-//   Quantize    (x: f32) -> y: u8/s8          y = saturate(round_half_even(x * (1/s_y)) + zp_y)
-//   Dequantize  (x: u8/s8/s32) -> y: f32      y = (x - zp_x) * s_x
-//   Requantize  (x: u8/s8) -> y: u8/s8        y = saturate(round_half_even((x - zp_x) * (s_x/s_y)) + zp_y)
+// Ops (f32(.) converts an integer to float; every step is one f32 operation, no fma):
+//   Quantize    (x: f32) -> y: u8/s8          y = saturate(round_half_even(x * (1/s_y) + zp_y))
+//   Dequantize  (x: u8/s8/s32) -> y: f32      y = (f32(x) - f32(zp_x)) * s_x
+//   Requantize  (x: u8/s8) -> y: u8/s8        y = saturate(round_half_even((f32(x) - f32(zp_x)) * (s_x/s_y) + zp_y))
 //   QConv       (x: u8/s8, w: s8 (u8 only with the oracle), [bias: s32/f32], [sum: u8/s8/f32])
 //               -> y: u8/s8/s32/f32. Attributes as ONNX Conv after auto_pad is resolved:
 //               kernel_shape, strides, pads, dilations, group; plus the LoweredParams ones.
 //   QMatMul     (x: u8/s8 [..., M, K], w: s8 [K, N], [bias], [sum]) -> y [..., M, N]
+// Scales s_x/s_y and 1/s_y are computed once in f32 by whoever builds the op's parameters.
 //
-// Quantize multiplies by the reciprocal scale as oneDNN's reorder does; ONNX divides. The
-// two differ only where x/s sits within an ulp of a .5 tie: the reference keeps ONNX's
-// division, and the diff reports such elements as rounding ties.
+// The zero point is added in f32 before rounding (oneDNN's reorder and conv epilogue), not
+// after as ONNX's QuantizeLinear does: round(2.5 + 1) = 4 where round(2.5) + 1 = 3. Quantize
+// multiplies by the reciprocal scale as oneDNN's reorder does; ONNX divides. Both differ from
+// ONNX only where x/s sits at or within an ulp of a .5 tie: the reference keeps ONNX's
+// formula, and the diff reports such elements as rounding ties.
 #pragma once
 
 #include <algorithm>
@@ -38,13 +47,14 @@
 
 namespace qdrift {
 
+// max/min below are SSE's maxps/minps: max(a, b) = a > b ? a : b (b when either is NaN).
 enum class PostOpKind : uint8_t {
   relu,        // v = max(v, 0)
   leaky_relu,  // v = v > 0 ? v : alpha * v
   clip,        // v = min(max(v, alpha), beta)
-  hardswish,   // v = v * min(max(v + 3, 0), 6) / 6   (oneDNN 2.6 eltwise_hardswish)
-  linear,      // v = alpha * v + beta
-  sum,         // v = v + alpha * (sum_input - beta)  (beta = the sum input's zero point)
+  hardswish,   // v = v * (min(max(v + 3, 0), 6) / 6)   (oneDNN 2.6 eltwise_hardswish: divides by 6)
+  linear,      // v = fma(alpha, v, beta)               (one rounding, as the jit injector's vfmadd)
+  sum,         // v = fma(alpha, f32(sum_input) - beta, v)  (beta = the sum input's zero point)
 };
 std::string_view post_op_name(PostOpKind k);
 

@@ -1,0 +1,38 @@
+// int_ops.h: the integer oracle's kernel factories and helpers shared between its files
+// and the oneDNN table (which runs a node on the oracle when oneDNN cannot take it).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/executor.h"
+#include "kernels/int/int_common.h"
+
+namespace qdrift::intk {
+
+// Factories of the oracle's QConv and QMatMul kernels (entries of int_kernel_table()).
+Result<std::unique_ptr<Kernel>> create_qconv(const Graph& g, const Node& n, const ExecOptions& options);
+Result<std::unique_ptr<Kernel>> create_qmatmul(const Graph& g, const Node& n, const ExecOptions& options);
+
+// Per-channel parameters of a Requantize node: scale s_x/s_y (one f32 division each) and
+// the two zero points, all of the same length, over `layout`.
+struct RequantParams {
+  AxisQuant layout;
+  std::vector<float> scale;
+  std::vector<int32_t> zp_x;
+  std::vector<int32_t> zp_y;
+};
+Result<RequantParams> requant_params(const Graph& g, const Node& n, const Shape& shape);
+
+// Calls f(uint8_t{}) or f(int8_t{}); any other dtype is a broken invariant.
+template <typename F>
+void dispatch_int8(DType t, F&& f) {
+  if (t == DType::u8) {
+    f(uint8_t{});
+  } else {
+    QD_ASSERT(t == DType::s8);
+    f(int8_t{});
+  }
+}
+
+}  // namespace qdrift::intk
