@@ -8,7 +8,8 @@ on the model's own fake-quant forward pass of its sample input, so every quantiz
 uses most of its grid. Files: testdata/qdq/<name>.onnx and <name>_input.npy.
 
   conv_chain_u8     u8 asymmetric: conv3x3+Relu, conv1x1/2, MaxPool on int8, dilated conv+Clip(0,6)
-  depthwise_s8      s8 symmetric: conv+HardSwish fused, depthwise 3x3/2 + LeakyRelu, 13 channels
+  depthwise_s8      s8 symmetric: conv+HardSwish fused, depthwise 3x3/2 + LeakyRelu (calibrated
+                    short, so it saturates at -128/-127 and 127), 13 channels
   residual_u8       conv -> Add(., DQ(skip)) -> Relu -> Q (sum post-op) and a float Add between Qs
   gemm_concat_s8    GlobalAveragePool, Flatten, Gemm(transB)+Relu, MatMul, Concat of two scales
   bn_conv_u8        conv -> BatchNormalization -> Relu -> Q (BN folding under weights=requantize)
@@ -73,19 +74,20 @@ class Builder:
         self.inits.append(numpy_helper.from_array(arr, name))
         return name
 
-    def act_params(self, v, signed):
+    def act_params(self, v, signed, ratio=1.0):
         if signed:
-            scale = max(float(np.abs(v).max()), 1e-3) / 127.0
+            scale = ratio * max(float(np.abs(v).max()), 1e-3) / 127.0
             return np.float32(scale), np.int8(0)
         lo, hi = min(float(v.min()), 0.0), max(float(v.max()), 0.0)
         scale = max(hi - lo, 1e-3) / 255.0
         zp = int(np.clip(np.rint(-lo / scale), 0, 255))
         return np.float32(scale), np.uint8(zp)
 
-    def qdq(self, tname, v, signed=None, params=None):
-        """Q then DQ of activation `tname` (value v); returns the DQ name and fake-quant value."""
+    def qdq(self, tname, v, signed=None, params=None, ratio=1.0):
+        """Q then DQ of activation `tname` (value v); returns the DQ name and fake-quant value.
+        ratio < 1 calibrates on a smaller range than the sample reaches, so it saturates."""
         signed = self.signed if signed is None else signed
-        scale, zp = params if params is not None else self.act_params(v, signed)
+        scale, zp = params if params is not None else self.act_params(v, signed, ratio)
         base = self.uid(tname + "_")
         s = self.init(base + "_scale", np.array(scale, dtype=np.float32))
         z = self.init(base + "_zp", np.array(zp))
@@ -189,7 +191,7 @@ def depthwise_s8():
     xn, xv, xp = b.qdq(h, hv)
     c, cv = b.conv(xn, xv, xp, 13, 3, stride=2, pad=1, group=13)
     l = b.unary("LeakyRelu", c, alpha=0.1); lv = np.where(cv > 0, cv, np.float32(0.1) * cv).astype(np.float32)
-    xn, xv, xp = b.qdq(l, lv)
+    xn, xv, xp = b.qdq(l, lv, ratio=0.1)  # calibrated short: saturates at both ends
     c, cv = b.conv(xn, xv, xp, 3, 1, bias="f32")
     on, ov, _ = b.qdq(c, cv)
     b.finish(on, ov.shape)
