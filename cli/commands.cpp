@@ -1,30 +1,81 @@
 #include "cli/commands.h"
 
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <exception>
+#include <new>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "core/onnx_loader.h"
+#include "cli/run_command.h"
 
 namespace qdrift::cli {
 
-int main(int argc, char** argv) {
-  CLI::App app{"qdrift: numerical divergence debugger for quantized networks"};
+namespace {
+
+// QD_ASSERT (a broken invariant, i.e. our bug) prints its location and aborts; this turns
+// the abort into the documented exit code instead of a core dump.
+extern "C" void on_abort(int) {
+  static const char kMessage[] = "qdrift: internal error: aborted (a bug in qdrift; please report it with the command)\n";
+  ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  (void)ignored;
+  ::_exit(kExitInternal);
+}
+
+// CLI11's message, one "qdrift:" line plus where to find the usage.
+std::string usage_failure(const CLI::App* app, const CLI::Error& e) {
+  std::string name = app->get_name();
+  for (const CLI::App* sub : app->get_subcommands()) name += " " + sub->get_name();
+  return fmt::format("qdrift: {}\nRun '{} --help' for usage.\n", e.what(), name.empty() ? "qdrift" : name);
+}
+
+int dispatch(int argc, char** argv) {
+  CLI::App app{"qdrift: numerical divergence debugger for quantized neural networks.\n"
+               "Runs a quantized model and reports, tensor by tensor, where its numbers go.",
+               "qdrift"};
   app.require_subcommand(1);
-  std::string model;
-  auto* run = app.add_subcommand("run", "run a model and report its tensors");
-  run->add_option("model", model, "ONNX model")->required();
+  app.failure_message(usage_failure);
+  app.footer("Exit codes: 0 ok, 1 gate failed, 2 bad usage or input, 3 internal error.\n"
+             "Run 'qdrift <command> --help' for the options of a command.");
+  RunOptions run_options;
+  CLI::App* run = add_run_command(app, run_options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    return app.exit(e) == 0 ? kExitOk : kExitBadInput;  // --help exits 0, usage errors 2
   }
-  auto g = load_onnx(model);
-  if (!g) {
-    fmt::print(stderr, "qdrift: {}\n", g.status().message());
-    return exit_code(g.status());
+
+  Status status;
+  if (run->parsed()) status = run_command(run_options);
+  std::fflush(stdout);
+  if (!status.is_ok()) {
+    fmt::print(stderr, "qdrift: {}\n", status.message());
+    return exit_code(status);
   }
-  fmt::print("{} nodes\n", g->nodes.size());
-  return 0;
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGABRT, on_abort);
+  try {
+    return dispatch(argc, argv);
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "qdrift: internal error: out of memory\n");
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    for (char& c : what)
+      if (c == '\n') c = ' ';
+    fmt::print(stderr, "qdrift: internal error: {}\n", what);
+  } catch (...) {
+    fmt::print(stderr, "qdrift: internal error: unknown exception\n");
+  }
+  return kExitInternal;
 }
 
 }  // namespace qdrift::cli

@@ -1,0 +1,229 @@
+#include "cli/run_command.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/dump.h"
+#include "cli/inputs.h"
+#include "cli/print.h"
+#include "cli/run_json.h"
+#include "core/onnx_loader.h"
+#include "core/passes.h"
+#include "core/tensor_io.h"
+#include "kernels/ref/ref_kernels.h"
+
+namespace qdrift::cli {
+
+namespace fs = std::filesystem;
+
+CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
+  CLI::App* run = app.add_subcommand("run", "Run one model on the reference executor and report its tensors");
+  run->add_option("model", o.model, "ONNX model to run (a QDQ fake-quant export or a float model)")
+      ->required()
+      ->type_name("MODEL");
+  run->add_option("-i,--input", o.inputs,
+                  "A model input (.npy, .npz or ONNX TensorProto .pb); repeat for several. NAME=FILE binds the "
+                  "input NAME; a bare FILE takes the next input not bound by name, in model order; an .npz "
+                  "binds each member to the input of the same name")
+      ->type_name("[NAME=]FILE")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  run->add_option("--executor", o.executor,
+                  "ref: the graph as given, fake quantization as ONNX defines it; fp32: the graph with "
+                  "QuantizeLinear/DequantizeLinear removed (the float baseline)")
+      ->check(CLI::IsMember({"ref", "fp32"}))
+      ->capture_default_str();
+  run->add_option_function<std::string>(
+         "--fake-range",
+         [&o](const std::string& v) { o.fake_quant.range = v == "narrow" ? QuantRange::narrow : QuantRange::full; },
+         "QuantizeLinear saturation: full (ONNX: s8 [-128,127], u8 [0,255]) or narrow (s8 [-127,127], u8 "
+         "[1,255], as PaddleSlim and TF symmetric fake-quant)")
+      ->check(CLI::IsMember({"full", "narrow"}))
+      ->default_str("full");
+  run->add_option_function<std::string>(
+         "--fake-rounding",
+         [&o](const std::string& v) {
+           o.fake_quant.rounding = v == "half_away" ? Rounding::half_away : Rounding::half_even;
+         },
+         "QuantizeLinear rounding: half_even (ONNX, oneDNN, numpy) or half_away (std::round, some trainers)")
+      ->check(CLI::IsMember({"half_even", "half_away"}))
+      ->default_str("half_even");
+  run->add_flag("--stats", o.stats,
+                "Print a row per tensor in execution order: op, dtype, shape, avg, min, max, argmax, std, and "
+                "NaN/Inf counts when any");
+  run->add_option("--dump", o.dump_dir,
+                  "Write every produced tensor to DIR/<tensor name>.npy, indexed in DIR/index.json (file -> "
+                  "tensor, node, op, dtype, shape)")
+      ->type_name("DIR");
+  run->add_option("--save-outputs", o.save_outputs_dir,
+                  "Write the graph outputs to DIR/output_<i>.pb (ONNX TensorProto in graph output order, as "
+                  "ONNX test data has them)")
+      ->type_name("DIR");
+  run->add_option("--json", o.json_path,
+                  "Write a JSON run summary to FILE (schema qdrift.run/1, docs/run_json.md): options, inputs, "
+                  "per-tensor stats, outputs, wall time")
+      ->type_name("FILE");
+  run->footer(
+      "Examples:\n"
+      "  qdrift run model.onnx --input image.npy --stats\n"
+      "  qdrift run model.onnx --input x=x.npy --input mask=mask.pb --executor fp32 --json run.json\n"
+      "  qdrift run model.onnx --input inputs.npz --dump tensors/ --save-outputs out/\n"
+      "Directories given to --dump and --save-outputs are created if missing.");
+  return run;
+}
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+Status make_dir(const std::string& dir, std::string_view what) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return invalid_input("{}: cannot create the {} directory: {}", dir, what, ec.message());
+  if (!fs::is_directory(dir, ec)) return invalid_input("{}: not a directory", dir);
+  return Status::ok();
+}
+
+TensorRecord output_record(const Graph& g, ValueId id, const Tensor& t) {
+  TensorRecord r;
+  r.name = g.value(id).name;
+  if (const Node* p = g.producer(id)) {
+    r.node = p->name;
+    r.op = p->op_type;
+    for (size_t i = 0; i < p->outputs.size(); ++i)
+      if (p->outputs[i] == id) r.output_index = i;
+  }
+  r.dtype = t.dtype;
+  r.shape = t.shape;
+  r.stats = compute_stats(t);
+  r.has_stats = true;
+  return r;
+}
+
+}  // namespace
+
+Status run_command(const RunOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  RunRecord rec;
+  rec.model_path = o.model;
+  rec.executor = o.executor;
+  rec.fake_quant = o.fake_quant;
+
+  const LoadOptions load_options;
+  QD_ASSIGN_OR_RETURN(Graph model, load_onnx(o.model, load_options));
+  Graph stripped;
+  const Graph* graph = &model;
+  if (o.executor == "fp32") {
+    stripped = strip_qdq(model);
+    if (stripped.source_path.empty()) stripped.source_path = model.source_path;
+    graph = &stripped;
+  }
+  rec.opset = graph->opset;
+  rec.node_count = graph->nodes.size();
+
+  ExecOptions exec_options;
+  exec_options.fake_quant = o.fake_quant;
+  exec_options.limits = load_options.limits;
+  // Unsupported ops are listed all at once by create(); the message reaches the user as is.
+  auto executor = Executor::create(*graph, ref_kernel_table(), exec_options);
+  if (!executor) return executor.status().with_context(o.model);
+  rec.load_ms = ms_since(start);
+
+  QD_ASSIGN_OR_RETURN(std::vector<BoundInput> bound, bind_inputs(*graph, o.inputs, exec_options.limits));
+  std::vector<Tensor> feeds;
+  for (BoundInput& b : bound) {
+    b.record.stats = compute_stats(b.tensor);
+    b.record.has_stats = true;
+    rec.inputs.push_back(b.record);
+    feeds.push_back(std::move(b.tensor));
+  }
+
+  // Directories first, so a bad path fails before a long run rather than after it.
+  TensorDumper dumper;
+  if (!o.dump_dir.empty()) {
+    QD_RETURN_IF_ERROR(dumper.open(o.dump_dir, o.model, o.executor));
+    rec.dump_dir = o.dump_dir;
+  }
+  if (!o.save_outputs_dir.empty()) {
+    QD_RETURN_IF_ERROR(make_dir(o.save_outputs_dir, "output"));
+    rec.save_outputs_dir = o.save_outputs_dir;
+  }
+
+  const bool want_stats = o.stats || !o.json_path.empty();
+  const bool dumping = !o.dump_dir.empty();
+  Observer observer;
+  if (want_stats || dumping) {
+    observer = [&](const Node& node, size_t index, const Value& value, const Tensor& t) {
+      TensorRecord r;
+      r.name = value.name;
+      r.node = node.name;
+      r.op = node.op_type;
+      r.output_index = index;
+      r.dtype = t.dtype;
+      r.shape = t.shape;
+      if (want_stats) {
+        r.stats = compute_stats(t);
+        r.has_stats = true;
+      }
+      if (dumping) r.file = dumper.dump(node, index, value, t);
+      rec.tensors.push_back(std::move(r));
+    };
+  }
+
+  const auto run_start = std::chrono::steady_clock::now();
+  auto outputs = executor->run(feeds, observer);
+  rec.run_ms = ms_since(run_start);
+  if (!outputs) {
+    // Show what ran before the failure: often the point of running with --stats.
+    if (o.stats && !rec.tensors.empty()) {
+      print_run_header(rec, stdout);
+      fmt::print("\ntensors before the failure (execution order)\n");
+      print_tensor_table(rec.tensors, "tensor", stdout);
+      std::fflush(stdout);
+    }
+    (void)dumper.finish();  // best effort: index the tensors written so far
+    return outputs.status().with_context(o.model);
+  }
+
+  for (size_t i = 0; i < outputs->size(); ++i) {
+    TensorRecord r = output_record(*graph, graph->outputs[i], (*outputs)[i]);
+    if (!o.save_outputs_dir.empty()) {
+      r.file = (fs::path(o.save_outputs_dir) / fmt::format("output_{}.pb", i)).string();
+      QD_RETURN_IF_ERROR(write_pb(r.file, (*outputs)[i], r.name));
+    }
+    rec.outputs.push_back(std::move(r));
+  }
+  QD_RETURN_IF_ERROR(dumper.finish());
+  rec.total_ms = ms_since(start);
+
+  if (!o.json_path.empty()) QD_RETURN_IF_ERROR(write_file_bytes(o.json_path, run_to_json(rec)));
+
+  print_run_header(rec, stdout);
+  if (o.stats) {
+    if (!rec.inputs.empty()) {
+      fmt::print("\ninputs\n");
+      print_tensor_table(rec.inputs, "input", stdout);
+    }
+    fmt::print("\ntensors (execution order)\n");
+    print_tensor_table(rec.tensors, "tensor", stdout);
+  }
+  fmt::print("\noutputs\n");
+  print_tensor_table(rec.outputs, "output", stdout);
+  print_nonfinite_warning(rec.inputs, stdout);
+  print_nonfinite_warning(o.stats ? std::span<const TensorRecord>(rec.tensors) : rec.outputs, stdout);
+  if (!o.dump_dir.empty())
+    fmt::print("dumped {} tensor{} to {} (index.json lists them)\n", dumper.count(), dumper.count() == 1 ? "" : "s",
+               o.dump_dir);
+  if (!o.save_outputs_dir.empty())
+    fmt::print("saved {} output{} to {}\n", rec.outputs.size(), rec.outputs.size() == 1 ? "" : "s",
+               o.save_outputs_dir);
+  if (!o.json_path.empty()) fmt::print("wrote the run summary to {}\n", o.json_path);
+  return Status::ok();
+}
+
+}  // namespace qdrift::cli
