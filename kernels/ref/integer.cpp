@@ -112,6 +112,11 @@ int32_t requantize(int64_t acc, float multiplier, int32_t zero_point, QuantGrid 
   return static_cast<int32_t>(r);
 }
 
+// Element e of an u8/s8 tensor.
+int32_t int8_value(const Tensor& t, int64_t e) {
+  return t.dtype == DType::u8 ? int32_t{t.data<uint8_t>()[e]} : int32_t{t.data<int8_t>()[e]};
+}
+
 // Writes an int32 value already in range into an u8/s8 tensor.
 void store_int8(Tensor& t, int64_t e, int32_t v) {
   if (t.dtype == DType::u8)
@@ -302,10 +307,15 @@ Result<std::vector<int32_t>> matmul_integer_centered(const Tensor& data, const T
                            "size 1 along K",
                            zp_name, shape_str(zp->shape), is_a ? "row" : "column", shape_str(data.shape));
   }
-  const std::vector<int64_t> off = broadcast_offsets(zshape, data.shape);
   std::vector<int32_t> zv(static_cast<size_t>(zp->numel()));
   for (size_t i = 0; i < zv.size(); ++i) zv[i] = static_cast<int32_t>(zp->value_as_double(static_cast<int64_t>(i)));
-  return centered(data, [&](int64_t e) { return zv[static_cast<size_t>(off[static_cast<size_t>(e)])]; });
+  // centered() visits elements in order: walk the zero point along with them.
+  BroadcastCursor cur(data.shape, {&zshape});
+  return centered(data, [&](int64_t) {
+    const int32_t z = zv[static_cast<size_t>(cur.offset(0))];
+    cur.next();
+    return z;
+  });
 }
 
 // MatMulInteger (opset 10): y = int32 numpy matmul of (A - a_zp)(B - b_zp).
@@ -414,13 +424,13 @@ class QGemmKernel final : public Kernel {
                                                                     n, "one per column of B'"));
     const Shape out_shape{m, n};
     const Tensor* c = optional_input(ctx, 6);
-    std::vector<int64_t> c_offset;
+    MatrixStrides cs;
     if (c) {
       QD_RETURN_IF_ERROR(expect_dtype(*c, DType::s32, "C"));
       if (!broadcasts_to(c->shape, out_shape))
         return invalid_input("input 'C' has shape {}: it must broadcast to [M, N] = {}", shape_str(c->shape),
                              shape_str(out_shape));
-      c_offset = broadcast_offsets(c->shape, out_shape);
+      cs = bias_strides(c->shape, m, n);
     }
     const Tensor* y_scale_t = optional_input(ctx, 7);
     const Tensor* y_zp_t = optional_input(ctx, 8);
@@ -470,7 +480,7 @@ class QGemmKernel final : public Kernel {
     int_matmul(s, ac, bc, [&](int64_t r, int64_t, const std::vector<uint32_t>& acc) {
       for (int64_t j = 0; j < n; ++j) {
         const int64_t e = r * n + j;
-        const uint32_t bias = cp ? static_cast<uint32_t>(cp[c_offset[static_cast<size_t>(e)]]) : 0u;
+        const uint32_t bias = cp ? static_cast<uint32_t>(cp[r * cs.row + j * cs.col]) : 0u;
         const int32_t sum = static_cast<int32_t>(acc[static_cast<size_t>(j)] + bias);  // int32, wrapping
         const float mult = at(multiplier, j);
         if (y_zp_t)
@@ -512,15 +522,12 @@ Status qlinear_add_run(KernelContext& ctx) {
   QD_ASSIGN_OR_RETURN(std::vector<int32_t> c_zp, read_zero_points(optional_input(ctx, 7), "C_zero_point", a->dtype));
   QD_ASSIGN_OR_RETURN(Shape out_shape, broadcast_shapes(a->shape, b->shape, "A", "B"));
   QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, a->dtype, out_shape));
-  const std::vector<int64_t> a_off = broadcast_offsets(a->shape, out_shape);
-  const std::vector<int64_t> b_off = broadcast_offsets(b->shape, out_shape);
-  const std::vector<int32_t> ac = centered(*a, [](int64_t) { return 0; });  // raw values as int32
-  const std::vector<int32_t> bc = centered(*b, [](int64_t) { return 0; });
   const QuantGrid grid = quant_grid(a->dtype, QuantRange::full);
-  for (size_t e = 0; e < a_off.size(); ++e) {
-    const float ra = dequantize_value(ac[static_cast<size_t>(a_off[e])], a_scale[0], a_zp[0]);
-    const float rb = dequantize_value(bc[static_cast<size_t>(b_off[e])], b_scale[0], b_zp[0]);
-    store_int8(*y, static_cast<int64_t>(e), quantize_value(ra + rb, c_scale[0], c_zp[0], grid, Rounding::half_even));
+  BroadcastCursor cur(out_shape, {&a->shape, &b->shape});
+  for (int64_t e = 0; e < y->numel(); ++e, cur.next()) {
+    const float ra = dequantize_value(int8_value(*a, cur.offset(0)), a_scale[0], a_zp[0]);
+    const float rb = dequantize_value(int8_value(*b, cur.offset(1)), b_scale[0], b_zp[0]);
+    store_int8(*y, e, quantize_value(ra + rb, c_scale[0], c_zp[0], grid, Rounding::half_even));
   }
   return Status::ok();
 }

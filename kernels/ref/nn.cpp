@@ -131,13 +131,13 @@ class GemmKernel final : public Kernel {
       return invalid_input("inputs 'A' {} (transA={}) and 'B' {} (transB={}): inner dimensions {} and {} differ",
                            shape_str(a->shape), trans_a_ ? 1 : 0, shape_str(b->shape), trans_b_ ? 1 : 0, k, kb);
     const Shape out_shape{m, n};
-    std::vector<int64_t> c_offset;
+    MatrixStrides cs;
     if (c) {
       QD_RETURN_IF_ERROR(expect_dtype(*c, DType::f32, "C"));
       if (!broadcasts_to(c->shape, out_shape))
         return invalid_input("input 'C' has shape {}: it must broadcast to [M, N] = {}", shape_str(c->shape),
                              shape_str(out_shape));
-      c_offset = broadcast_offsets(c->shape, out_shape);
+      cs = bias_strides(c->shape, m, n);
     }
     QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, DType::f32, out_shape));
 
@@ -157,7 +157,7 @@ class GemmKernel final : public Kernel {
       for (int64_t col = 0; col < n; ++col) {
         const size_t e = static_cast<size_t>(row * n + col);
         const double v = alpha * acc[static_cast<size_t>(col)];
-        yp[e] = static_cast<float>(cp ? v + beta * static_cast<double>(cp[c_offset[e]]) : v);
+        yp[e] = static_cast<float>(cp ? v + beta * static_cast<double>(cp[row * cs.row + col * cs.col]) : v);
       }
     }
     return Status::ok();
@@ -576,11 +576,12 @@ class ReduceMeanKernel final : public Kernel {
       }
     }
     QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, DType::f32, out_shape));
-    // Each input element, in row-major order, adds into the output element it reduces to.
-    const std::vector<int64_t> target = broadcast_offsets(kept_shape, x->shape);
+    // Each input element, in row-major order, adds into the output element it reduces to
+    // (the output read as `kept_shape` broadcast to the input's shape).
     std::vector<double> sum(static_cast<size_t>(y->numel()), 0.0);
     const float* xp = x->data<float>();
-    for (size_t e = 0; e < target.size(); ++e) sum[static_cast<size_t>(target[e])] += xp[e];
+    BroadcastCursor target(x->shape, {&kept_shape});
+    for (int64_t e = 0; e < x->numel(); ++e, target.next()) sum[static_cast<size_t>(target.offset(0))] += xp[e];
     float* yp = y->data<float>();
     for (size_t i = 0; i < sum.size(); ++i) yp[i] = static_cast<float>(sum[i] / static_cast<double>(count));
     return Status::ok();

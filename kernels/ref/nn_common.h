@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <string_view>
 #include <vector>
 
@@ -81,30 +82,65 @@ inline bool broadcasts_to(const Shape& in, const Shape& out) {
   return true;
 }
 
-// For each element of `out` (row-major), the flat offset of the element of `in` it reads
-// under numpy broadcasting. `in` must broadcast to `out`.
-inline std::vector<int64_t> broadcast_offsets(const Shape& in, const Shape& out) {
-  const size_t rank = out.size();
-  const size_t lead = rank - in.size();
-  std::vector<int64_t> in_stride(rank, 0);
+// Element strides of `in` read as `out` under numpy broadcasting (0 on broadcast axes),
+// one per axis of `out`. `in` must broadcast to `out`.
+inline std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
+  const size_t lead = out.size() - in.size();
+  std::vector<int64_t> stride(out.size(), 0);
   int64_t s = 1;
   for (size_t i = in.size(); i-- > 0;) {
-    in_stride[lead + i] = in[i] == 1 ? 0 : s;
+    stride[lead + i] = in[i] == 1 ? 0 : s;
     s *= in[i];
   }
-  std::vector<int64_t> offsets(static_cast<size_t>(shape_numel(out)));
-  std::vector<int64_t> idx(rank, 0);
-  int64_t off = 0;
-  for (size_t e = 0; e < offsets.size(); ++e) {
-    offsets[e] = off;
-    for (size_t ax = rank; ax-- > 0;) {  // odometer increment, last axis fastest
-      off += in_stride[ax];
-      if (++idx[ax] < out[ax]) break;
-      off -= in_stride[ax] * out[ax];
-      idx[ax] = 0;
+  return stride;
+}
+
+// Walks the elements of `out` in row-major order and tracks, for each input shape that
+// broadcasts to `out`, the flat offset of the element it reads; no index table is built.
+//
+//   BroadcastCursor cur(out_shape, {&a.shape, &b.shape});
+//   for (int64_t e = 0; e < n; ++e, cur.next()) y[e] = a[cur.offset(0)] + b[cur.offset(1)];
+class BroadcastCursor {
+ public:
+  BroadcastCursor(const Shape& out, std::initializer_list<const Shape*> ins)
+      : out_(out), index_(out.size(), 0), offset_(ins.size(), 0) {
+    for (const Shape* in : ins) stride_.push_back(broadcast_strides(*in, out));
+  }
+  int64_t offset(size_t input) const { return offset_[input]; }
+  void next() {
+    for (size_t ax = out_.size(); ax-- > 0;) {  // odometer, last axis fastest
+      for (size_t i = 0; i < offset_.size(); ++i) offset_[i] += stride_[i][ax];
+      if (++index_[ax] < out_[ax]) return;
+      for (size_t i = 0; i < offset_.size(); ++i) offset_[i] -= stride_[i][ax] * out_[ax];
+      index_[ax] = 0;
     }
   }
+
+ private:
+  Shape out_;
+  std::vector<int64_t> index_;
+  std::vector<int64_t> offset_;
+  std::vector<std::vector<int64_t>> stride_;
+};
+
+// For each element of `out` (row-major), the flat offset of the element of `in` it reads
+// under numpy broadcasting (for small shapes such as matmul batch dims).
+inline std::vector<int64_t> broadcast_offsets(const Shape& in, const Shape& out) {
+  std::vector<int64_t> offsets(static_cast<size_t>(shape_numel(out)));
+  BroadcastCursor cur(out, {&in});
+  for (size_t e = 0; e < offsets.size(); ++e, cur.next()) offsets[e] = cur.offset(0);
   return offsets;
+}
+
+// Strides of a Gemm bias C (rank <= 2) broadcast to [M, N]: C[m, n] is at
+// m * row + n * col.
+struct MatrixStrides {
+  int64_t row = 0;
+  int64_t col = 0;
+};
+inline MatrixStrides bias_strides(const Shape& c, int64_t m, int64_t n) {
+  const std::vector<int64_t> s = broadcast_strides(c, Shape{m, n});
+  return {s[0], s[1]};
 }
 
 // numpy matmul shapes: a [..., M, K] (or [K]), b [..., K, N] (or [K]); batch dims
