@@ -110,14 +110,19 @@ Stats stats_of(std::vector<double> v) {
   return s;
 }
 
-// Median of each column (runs x columns).
-std::vector<double> column_medians(const std::vector<std::vector<double>>& rows) {
-  std::vector<double> out;
+// Median and min of each column (rows = runs, columns = nodes).
+struct ColumnStats {
+  std::vector<double> median, min;
+};
+ColumnStats column_stats(const std::vector<std::vector<double>>& rows) {
+  ColumnStats out;
   if (rows.empty()) return out;
   for (size_t c = 0; c < rows[0].size(); ++c) {
     std::vector<double> col;
     for (const auto& r : rows) col.push_back(r[c]);
-    out.push_back(stats_of(col).median_ms);
+    const Stats s = stats_of(col);
+    out.median.push_back(s.median_ms);
+    out.min.push_back(s.min_ms);
   }
   return out;
 }
@@ -360,33 +365,49 @@ Status profile_int8(const Graph& g, const Tensor& input, int runs, const OrtResu
       walls.push_back(ms_between(t0, Clock::now()));
     }
   }
-  const std::vector<double> med = column_medians(rows);
-  double total = 0;
-  for (double v : med) total += v;
-  std::map<std::string, std::pair<int, double>> by_cat;
+  const ColumnStats cs = column_stats(rows);
+  const std::vector<double>& med = cs.median;
+  double total_med = 0, total_min = 0;
+  struct Category {
+    int nodes = 0;
+    double median_ms = 0, min_ms = 0;
+  };
+  std::map<std::string, Category> by_cat;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    auto& [count, ms] = by_cat[node_category(g.nodes[i])];
-    ++count;
-    ms += med[i];
+    Category& c = by_cat[node_category(g.nodes[i])];
+    ++c.nodes;
+    c.median_ms += cs.median[i];
+    c.min_ms += cs.min[i];
+    total_med += cs.median[i];
+    total_min += cs.min[i];
   }
   std::vector<std::pair<double, std::string>> cats;
-  for (const auto& [k, v] : by_cat) cats.emplace_back(v.second, k);
+  for (const auto& [k, c] : by_cat) cats.emplace_back(c.min_ms, k);
   std::sort(cats.rbegin(), cats.rend());
-  fmt::print("\nint8 (onednn) per node, median of {} runs (wall median {:.2f} ms; sum of nodes {:.2f} ms):\n", runs,
-             stats_of(walls).median_ms, total);
-  fmt::print("  {:<22} {:>5} {:>9} {:>6}\n", "op", "nodes", "ms", "share");
-  for (const auto& [ms, k] : cats)
-    fmt::print("  {:<22} {:>5} {:>9.3f} {:>5.1f}%\n", k, by_cat[k].first, ms, 100.0 * ms / total);
+  const Stats wall = stats_of(walls);
+  fmt::print("\nint8 (onednn) per node over {} runs (executor observer; wall median {:.2f} ms, min {:.2f} ms).\n"
+             "Each node's time includes its output allocation (zero-filled) and, for QConv, the nchw<->nhwc\n"
+             "reorders around the oneDNN primitive. Sorted by the sum of per-node minima (least disturbed by\n"
+             "other processes):\n",
+             runs, wall.median_ms, wall.min_ms);
+  fmt::print("  {:<22} {:>5} {:>11} {:>6} {:>11} {:>6}\n", "op", "nodes", "median ms", "share", "min ms", "share");
+  for (const auto& [ms, k] : cats) {
+    const Category& c = by_cat[k];
+    fmt::print("  {:<22} {:>5} {:>11.3f} {:>5.1f}% {:>11.3f} {:>5.1f}%\n", k, c.nodes, c.median_ms,
+               100.0 * c.median_ms / total_med, c.min_ms, 100.0 * c.min_ms / total_min);
+  }
+  fmt::print("  {:<22} {:>5} {:>11.3f} {:>6} {:>11.3f}\n", "sum", g.nodes.size(), total_med, "", total_min);
   std::vector<size_t> order(g.nodes.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return med[a] > med[b]; });
-  fmt::print("  slowest nodes:\n");
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cs.min[a] > cs.min[b]; });
+  fmt::print("  slowest nodes (by min; median in brackets):\n");
   for (size_t i = 0; i < std::min<size_t>(12, order.size()); ++i) {
     const Node& n = g.nodes[order[i]];
     const Value& x = g.value(n.inputs[0]);
     const Value& y = g.value(n.outputs[0]);
-    fmt::print("    {:8.3f} ms  {:<14} {:<40} {} {} -> {} {}\n", med[order[i]], node_category(n), n.name,
-               dtype_name(x.dtype), shape_str(x.shape), dtype_name(y.dtype), shape_str(y.shape));
+    fmt::print("    {:7.3f} ms ({:7.3f})  {:<14} {:<24} {} {} -> {} {}\n", cs.min[order[i]], med[order[i]],
+               node_category(n), n.name, dtype_name(x.dtype), shape_str(x.shape), dtype_name(y.dtype),
+               shape_str(y.shape));
   }
   if (ort && !ort->profile_ms.empty()) {
     double ort_total = 0;
@@ -413,8 +434,8 @@ int fail(const Status& s) {
 constexpr const char* kRunBegins = "qdrift-bench: int8 run begins";
 constexpr const char* kRunEnds = "qdrift-bench: int8 run ends";
 
-// The child: load, lower, create, one run, with markers around the run (oneDNN's verbose
-// lines go to stdout, flushed per line, so the markers split creation from the run).
+// The child: load, lower, create, a warm-up run, then the checked run between markers
+// (oneDNN's verbose lines go to stdout, flushed per line, so the markers split the phases).
 int impl_child(const Options& o) {
   auto g = load_onnx(o.impl_child);
   if (!g) return fail(g.status());
@@ -427,6 +448,9 @@ int impl_child(const Options& o) {
   if (!ex) return fail(ex.status());
   const std::vector<Tensor> inputs = {
       Tensor::from_vector<float>({1, 3, bench::kImageSize, bench::kImageSize}, bench::sample_input(o.seed))};
+  auto warm = ex->run(inputs);  // first-run costs (page faults, lazily made buffers) stay out of the report
+  if (!warm) return fail(warm.status());
+  std::fflush(stdout);
   fmt::print("{}\n", kRunBegins);
   std::fflush(stdout);
   auto out = ex->run(inputs);
@@ -452,15 +476,17 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
+// jit_*, brg* and gemm:jit (matmul on the jit int8 gemm) are generated code; ref* and simple* are not.
 bool is_fast_impl(const std::string& impl) {
-  return impl.rfind("jit", 0) == 0 || impl.rfind("brg", 0) == 0;
+  return impl.find("jit") != std::string::npos || impl.rfind("brg", 0) == 0;
 }
 
 // Runs the child under ONEDNN_VERBOSE=1 and checks every primitive it executed.
 int check_impl(const Options& o, const char* argv0, const Model& m) {
   const std::string cmd = fmt::format("ONEDNN_VERBOSE=1 DNNL_VERBOSE=1 {} --impl-child {} --threads {} --seed {}",
                                       shell_quote(self_exe(argv0)), shell_quote(m.qdq_path), o.threads, o.seed);
-  fmt::print("--check-impl: one int8 inference under ONEDNN_VERBOSE=1 in a child process:\n  {}\n", cmd);
+  fmt::print("--check-impl: int8 inference under ONEDNN_VERBOSE=1 in a child process (oneDNN times each primitive "
+             "with a stream wait, so the ms below are a breakdown, not the latency):\n  {}\n", cmd);
   const auto [text, status] = run_command(cmd);
   if (status != 0) {
     fmt::print("FAILED: the child exited with {}:\n{}\n", status, text.substr(0, 4000));
@@ -472,7 +498,7 @@ int check_impl(const Options& o, const char* argv0, const Model& m) {
   };
   std::map<std::pair<std::string, std::string>, Row> run_rows, create_rows;  // (kind, impl)
   std::vector<std::string> refs, notes, info;
-  int phase = 0;  // 0 creation, 1 run, 2 after
+  int phase = 0;  // 0 creation and warm-up run, 1 the checked run, 2 after
   std::istringstream lines(text);
   std::string line;
   while (std::getline(lines, line)) {
@@ -502,8 +528,8 @@ int check_impl(const Options& o, const char* argv0, const Model& m) {
       fmt::print("    {:<20} {:<32} {:4}x {:8.3f} ms{}\n", k.first, k.second, r.count, r.ms,
                  is_fast_impl(k.second) ? "" : "   <- not jit/brg");
   };
-  print_rows("kernel creation (weights reordered once)", create_rows);
-  print_rows("the int8 run", run_rows);
+  print_rows("kernel creation and warm-up run", create_rows);
+  print_rows("one int8 run (after the warm-up)", run_rows);
   if (!notes.empty()) {
     fmt::print("  executor notes ({}):\n", notes.size());
     for (const auto& n : notes) fmt::print("    {}\n", n);

@@ -93,6 +93,7 @@ function opCounts(modelPath) {
 async function main() {
   const a = parseArgs(process.argv.slice(2));
   const ort = require('onnxruntime-node');
+  ort.env.logLevel = 'error';  // not the warning that the saved optimized model is machine-specific
   const raw = fs.readFileSync(a.input);
   const data = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qdrift_ort_'));
@@ -134,12 +135,9 @@ async function main() {
   await session.release();
 
   if (a.profile) {
-    const prof = await ort.InferenceSession.create(a.model, {
-      ...options,
-      optimizedModelFilePath: undefined,
-      enableProfiling: true,
-      profileFilePrefix: a.profile,
-    });
+    const profOptions = {...options, enableProfiling: true, profileFilePrefix: a.profile};
+    delete profOptions.optimizedModelFilePath;
+    const prof = await ort.InferenceSession.create(a.model, profOptions);
     await prof.run(feeds);  // warm-up, profiled too: subtracted below by counting runs
     for (let i = 0; i < a.runs; ++i) await prof.run(feeds);
     prof.endProfiling();
