@@ -195,6 +195,8 @@ Result<ConvGeometry> conv_geometry(const ConvAttrs& attrs, const Shape& x, const
                          shape_str(w), g.in_channels, g.group, g.in_channels / g.group, shape_str(x));
   g.in_spatial.assign(x.begin() + 2, x.end());
   g.kernel.assign(w.begin() + 2, w.end());
+  for (int64_t k : g.kernel)
+    if (k < 1) return invalid_input("input 'w' has shape {}: every kernel dimension must be >= 1", shape_str(w));
   if (!attrs.kernel_shape.empty() && attrs.kernel_shape != g.kernel)
     return invalid_input("attribute 'kernel_shape' = {} disagrees with the spatial dims of 'w' {}",
                          list_str(attrs.kernel_shape), shape_str(w));

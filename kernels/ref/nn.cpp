@@ -365,20 +365,22 @@ void max_pool(const Pool3d& p, int64_t storage_order, const T* x, T* y, int64_t*
       for (int64_t o1 = 0; o1 < p.out[1]; ++o1)
         for (int64_t o2 = 0; o2 < p.out[2]; ++o2) {
           const int64_t o[3] = {o0, o1, o2};
-          int64_t start[3];
-          for (int j = 0; j < 3; ++j) start[j] = o[j] * p.stride[j] - p.pad_begin[j];
+          // Window taps k in [lo, hi) land inside the input: start + k * dilation in [0, in).
+          int64_t start[3], lo[3], hi[3];
+          for (int j = 0; j < 3; ++j) {
+            start[j] = o[j] * p.stride[j] - p.pad_begin[j];
+            lo[j] = std::max<int64_t>(0, ceil_div_signed(-start[j], p.dilation[j]));
+            hi[j] = std::min(p.kernel[j], ceil_div_signed(p.in[j] - start[j], p.dilation[j]));
+          }
           bool found = false;
           T best = empty_value;
           int64_t best_pos[3] = {0, 0, 0};
-          for (int64_t k0 = 0; k0 < p.kernel[0]; ++k0) {
+          for (int64_t k0 = lo[0]; k0 < hi[0]; ++k0) {
             const int64_t i0 = start[0] + k0 * p.dilation[0];
-            if (i0 < 0 || i0 >= p.in[0]) continue;
-            for (int64_t k1 = 0; k1 < p.kernel[1]; ++k1) {
+            for (int64_t k1 = lo[1]; k1 < hi[1]; ++k1) {
               const int64_t i1 = start[1] + k1 * p.dilation[1];
-              if (i1 < 0 || i1 >= p.in[1]) continue;
-              for (int64_t k2 = 0; k2 < p.kernel[2]; ++k2) {
+              for (int64_t k2 = lo[2]; k2 < hi[2]; ++k2) {
                 const int64_t i2 = start[2] + k2 * p.dilation[2];
-                if (i2 < 0 || i2 >= p.in[2]) continue;
                 const T v = xc[(i0 * p.in[1] + i1) * p.in[2] + i2];
                 bool take = !found;
                 if constexpr (std::is_floating_point_v<T>) {

@@ -115,6 +115,7 @@ TEST(OpAttrs, ConvRejectsAbsurdValuesNamingTheAttribute) {
       {{}, {1, 3, 5, 5}, {1, 2, 3, 3}, "dim 1 must be C/group"},
       {{}, {1, 1, 5, 5}, {1, 1, 3}, "ranks must agree"},
       {{}, {1, 1}, {1, 1}, "rank >= 3"},
+      {{}, {1, 1, 5, 5}, {1, 1, 0, 3}, "kernel dimension must be >= 1"},
       {{{"strides", Ints{int64_t{1} << 40, 1}}}, {1, 1, 5, 5}, {1, 1, 3, 3}, "'strides'"},
   };
   for (const Case& c : cases) {
@@ -563,6 +564,37 @@ TEST(RefMaxPool, PaddingDilationTiesNanAndInt8) {
   EXPECT_EQ(values_of<int8_t>((*s8)[0]), (std::vector<int8_t>{-128, 127}));
   c.inputs = {make<int32_t>({1, 1, 3}, {1, 2, 3})};
   EXPECT_EQ(fail_status(c).code(), StatusCode::unsupported);
+}
+
+TEST(RefPools, CeilModeWindowOutsideTheInput) {
+  // ONNX 1.12 shapes keep a last window that starts in the end padding: in 2, k 2, s 2,
+  // pads [0 1], ceil: 1 + ceil(1 / 2) = 2 outputs, the second reads no input element.
+  OneNode c{OpKind::MaxPool};
+  c.inputs = {make<float>({1, 1, 2}, {3, 5})};
+  c.attrs = {{"kernel_shape", Ints{2}}, {"strides", Ints{2}}, {"pads", Ints{0, 1}}, {"ceil_mode", int64_t{1}}};
+  c.outputs = 2;
+  auto out = run_one(c);
+  ASSERT_TRUE(out) << out.status().message();
+  const Floats y = values_of<float>((*out)[0]);
+  ASSERT_EQ(y.size(), 2u);
+  EXPECT_EQ(y[0], 5.0f);
+  EXPECT_TRUE(std::isnan(y[1]));  // f32: NaN, as ONNX's numpy reference (nanmax of nothing)
+  EXPECT_EQ(values_of<int64_t>((*out)[1]), (Ints{1, -1}));
+  c.inputs = {make<uint8_t>({1, 1, 2}, {3, 5})};
+  c.outputs = 1;
+  auto u = run_one(c);
+  ASSERT_TRUE(u) << u.status().message();
+  EXPECT_EQ(values_of<uint8_t>((*u)[0]), (std::vector<uint8_t>{5, 0}));  // u8: the lowest value
+  // AveragePool: 0/0 excluding pads; including them the window is one pad element: 0/1.
+  OneNode a{OpKind::AveragePool};
+  a.inputs = {make<float>({1, 1, 2}, {3, 5})};
+  a.attrs = c.attrs;
+  const Floats avg = run_f32(a);
+  ASSERT_EQ(avg.size(), 2u);
+  EXPECT_EQ(avg[0], 4.0f);
+  EXPECT_TRUE(std::isnan(avg[1]));
+  a.attrs["count_include_pad"] = int64_t{1};
+  EXPECT_EQ(run_f32(a), (Floats{4, 0}));
 }
 
 TEST(RefAveragePool, CountIncludePadAndCeilMode) {
