@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <dnnl.hpp>
 
@@ -43,6 +45,28 @@ Status dnnl_status(const dnnl::error& e, std::string_view what);
 inline dnnl::memory unbound_memory(const dnnl::memory::desc& md) {
   return dnnl::memory(md, runtime().engine, DNNL_MEMORY_NONE);
 }
+
+// A primitive with its arguments bound once. The memories' handles may change between runs
+// (set_data_handle); execute() then runs with whatever they point to and, unlike
+// dnnl::primitive::execute, allocates nothing.
+class BoundPrimitive {
+ public:
+  BoundPrimitive() = default;
+  BoundPrimitive(dnnl::primitive p, std::initializer_list<std::pair<int, const dnnl::memory*>> args)
+      : prim_(std::move(p)) {
+    for (const auto& [arg, mem] : args) args_.push_back({arg, mem->get()});
+  }
+  void add(int arg, const dnnl::memory& mem) { args_.push_back({arg, mem.get()}); }
+  explicit operator bool() const { return static_cast<bool>(prim_); }
+  void execute(const dnnl::stream& s) const {
+    dnnl::error::wrap_c_api(dnnl_primitive_execute(prim_.get(), s.get(), static_cast<int>(args_.size()), args_.data()),
+                            "could not execute a primitive");
+  }
+
+ private:
+  dnnl::primitive prim_;
+  std::vector<dnnl_exec_arg_t> args_;  // the memories stay owned by the caller
+};
 
 // True when the shape is fully known (no -1 dims) and the value has one.
 bool known_shape(const Value& v);

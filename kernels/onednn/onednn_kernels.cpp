@@ -126,7 +126,7 @@ class ReorderKernel final : public Kernel {
     try {
       src_.set_data_handle(const_cast<std::byte*>(x.bytes.data()));  // read only
       dst_.set_data_handle(y->bytes.data());
-      prim_.execute(runtime().stream, {{DNNL_ARG_FROM, src_}, {DNNL_ARG_TO, dst_}});
+      prim_.execute(runtime().stream);
       runtime().stream.wait();
     } catch (const dnnl::error& e) {
       return dnnl_status(e, "a reorder");
@@ -170,9 +170,9 @@ class ReorderKernel final : public Kernel {
       if (zp_dst != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {zp_dst});
       const Runtime& rt = runtime();
       dnnl::reorder::primitive_desc pd(rt.engine, src_md, rt.engine, dst_md, attr);
-      prim_ = dnnl::reorder(pd);
       src_ = unbound_memory(src_md);
       dst_ = unbound_memory(dst_md);
+      prim_ = BoundPrimitive(dnnl::reorder(pd), {{DNNL_ARG_FROM, &src_}, {DNNL_ARG_TO, &dst_}});
     } catch (const dnnl::error& e) {
       return dnnl_status(e, fmt::format("{} {} -> {}", n.op_type, dtype_name(in_), dtype_name(out_)));
     }
@@ -184,8 +184,8 @@ class ReorderKernel final : public Kernel {
   DType out_ = DType::undefined;
   std::mutex mutex_;  // run() rebinds the memories' handles
   Shape shape_;       // input shape prim_ was built for
-  dnnl::reorder prim_;
-  dnnl::memory src_, dst_;
+  dnnl::memory src_, dst_;  // bound to prim_; their handles are set per run
+  BoundPrimitive prim_;
 };
 
 KernelTable make_onednn_table() {

@@ -24,7 +24,6 @@
 #include <mutex>
 #include <optional>
 #include <utility>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -229,16 +228,16 @@ bool is_reference_impl(const std::string& impl) { return impl.find("ref") != std
 struct Plan {
   Shape x_shape;
   Shape y_shape;
-  dnnl::primitive main;
+  BoundPrimitive main;  // conv or matmul with every argument bound
   dnnl::memory weights, bias;             // weights in pd.weights_desc(), reordered once
   dnnl::memory zp_src, zp_wei, zp_dst;    // one s32 each
   dnnl::memory src, dst;                  // what `main` reads and writes
   bool x_is_src = false;                  // src is x's own bytes (same layout): no reorder
   bool y_is_dst = false;                  // dst is y's own bytes
   dnnl::memory x_user, y_user;            // row-major views of x and y (handles set per run)
-  std::optional<dnnl::reorder> to_src, from_dst;
+  BoundPrimitive to_src, from_dst;        // x_user -> src, dst -> y_user (when the layouts differ)
   dnnl::memory sum_user, sum_view;        // the sum input, and dst's buffer seen with the sum's dtype
-  std::optional<dnnl::reorder> sum_to_dst;
+  BoundPrimitive sum_to_dst;              // sum_user -> sum_view
   std::string impl;                       // pd.impl_info_str()
 };
 
@@ -278,24 +277,19 @@ class Int8Kernel : public Kernel {
         p.src.set_data_handle(x_data);
       } else {
         p.x_user.set_data_handle(x_data);
-        p.to_src->execute(strm, {{DNNL_ARG_FROM, p.x_user}, {DNNL_ARG_TO, p.src}});
+        p.to_src.execute(strm);
       }
       if (p.y_is_dst) p.dst.set_data_handle(y->bytes.data());
       if (sum) {  // oneDNN's sum post-op accumulates onto what dst holds
         p.sum_user.set_data_handle(const_cast<std::byte*>(sum->bytes.data()));
         p.sum_view.set_data_handle(p.dst.get_data_handle());
-        p.sum_to_dst->execute(strm, {{DNNL_ARG_FROM, p.sum_user}, {DNNL_ARG_TO, p.sum_view}});
+        p.sum_to_dst.execute(strm);
       }
-      std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, p.src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, p.dst}};
       if (bias) p.bias.set_data_handle(const_cast<std::byte*>(bias->bytes.data()));
-      if (spec_.bias || bias) args.emplace(DNNL_ARG_BIAS, p.bias);
-      if (spec_.zp_x != 0) args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, p.zp_src);
-      if (spec_.zp_w != 0) args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_WEIGHTS, p.zp_wei);
-      if (spec_.zp_y != 0) args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, p.zp_dst);
-      p.main.execute(strm, args);
+      p.main.execute(strm);
       if (!p.y_is_dst) {
         p.y_user.set_data_handle(y->bytes.data());
-        p.from_dst->execute(strm, {{DNNL_ARG_FROM, p.dst}, {DNNL_ARG_TO, p.y_user}});
+        p.from_dst.execute(strm);
       }
       strm.wait();
     } catch (const dnnl::error& e) {
@@ -344,8 +338,18 @@ class Int8Kernel : public Kernel {
       const dnnl::memory::desc view_md(y_dims, spec_.sum_view, dst_tag);
       p.sum_user = unbound_memory(user_md);
       p.sum_view = unbound_memory(view_md);
-      p.sum_to_dst = dnnl::reorder(dnnl::reorder::primitive_desc(runtime().engine, user_md, runtime().engine, view_md));
+      p.sum_to_dst = BoundPrimitive(dnnl::reorder(dnnl::reorder::primitive_desc(runtime().engine, user_md, runtime().engine, view_md)),
+                                    {{DNNL_ARG_FROM, &p.sum_user}, {DNNL_ARG_TO, &p.sum_view}});
     }
+  }
+
+  // Binds the main primitive's arguments (after finish_plan made the memories).
+  void bind_main(Plan& p, dnnl::primitive prim) const {
+    p.main = BoundPrimitive(std::move(prim), {{DNNL_ARG_SRC, &p.src}, {DNNL_ARG_WEIGHTS, &p.weights}, {DNNL_ARG_DST, &p.dst}});
+    if (spec_.bias || spec_.bias_runtime) p.main.add(DNNL_ARG_BIAS, p.bias);
+    if (spec_.zp_x != 0) p.main.add(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, p.zp_src);
+    if (spec_.zp_w != 0) p.main.add(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_WEIGHTS, p.zp_wei);
+    if (spec_.zp_y != 0) p.main.add(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, p.zp_dst);
   }
 
   // Reorders `w` (row-major, dims `user_dims`) once into the primitive's weights layout.
@@ -449,7 +453,6 @@ class QConvKernel final : public Int8Kernel {
     p.weights = reorder_weights(*weights, w_dims, pd.weights_desc());
     dense_weights_.clear();
     dense_weights_.shrink_to_fit();
-    p.main = dnnl::convolution_forward(pd);
 
     // Activations: row-major NCHW tensors around the channels-last primitive.
     const int64_t spatial = shape_numel(Shape(x_shape.begin() + 2, x_shape.end()));
@@ -462,7 +465,8 @@ class QConvKernel final : public Int8Kernel {
       const dnnl::memory::desc x_md(x_dims, to_dnnl(spec_.x_dtype), plain);
       p.x_user = unbound_memory(x_md);
       p.src = dnnl::memory(src_md, rt.engine);
-      p.to_src = dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, x_md, rt.engine, src_md));
+      p.to_src = BoundPrimitive(dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, x_md, rt.engine, src_md)),
+                                {{DNNL_ARG_FROM, &p.x_user}, {DNNL_ARG_TO, &p.src}});
     }
     if (p.y_is_dst) {
       p.dst = unbound_memory(dst_md);
@@ -470,9 +474,11 @@ class QConvKernel final : public Int8Kernel {
       const dnnl::memory::desc y_md(y_dims, to_dnnl(spec_.y_dtype), plain);
       p.y_user = unbound_memory(y_md);
       p.dst = dnnl::memory(dst_md, rt.engine);
-      p.from_dst = dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, dst_md, rt.engine, y_md));
+      p.from_dst = BoundPrimitive(dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, dst_md, rt.engine, y_md)),
+                                  {{DNNL_ARG_FROM, &p.dst}, {DNNL_ARG_TO, &p.y_user}});
     }
     finish_plan(p, bias_md, y_dims, plain, cl);
+    bind_main(p, dnnl::convolution_forward(pd));
     return p;
   }
 
@@ -527,11 +533,11 @@ class QMatMulKernel final : public Int8Kernel {
     const dnnl::matmul::primitive_desc pd(d, make_attr(spec_), runtime().engine);
     p.impl = pd.impl_info_str();
     p.weights = reorder_weights(spec_.weights, {kk, nn}, pd.weights_desc());
-    p.main = dnnl::matmul(pd);
     p.x_is_src = p.y_is_dst = true;  // row-major [rows, K] and [rows, N] are the tensors' own layout
     p.src = unbound_memory(src_md);
     p.dst = unbound_memory(dst_md);
     finish_plan(p, bias_md, {rows, nn}, tag::ab, tag::ab);
+    bind_main(p, dnnl::matmul(pd));
     return p;
   }
 };
