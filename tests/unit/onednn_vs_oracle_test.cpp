@@ -555,6 +555,29 @@ TEST(ReordersVsOracle, QuantizeDequantizeRequantize) {
       total += expect_bit_identical(dn, ora, fmt::format("reorders {} zp {}", dtype_name(qt), zp));
     }
   }
+  // Per-axis scales (axis 1) with a common zero point: reorders with mask 1 << 1.
+  {
+    LoweredGraphBuilder b;
+    const Shape xs{2, 13, 5, 7};
+    const ValueId x = b.input("x", DType::f32, xs);
+    Tensor xf = Tensor::zeros(DType::f32, xs);
+    for (float& v : xf.values<float>()) v = r.uniform_f(-4.f, 4.f);
+    std::vector<float> sq, sr;
+    for (int c = 0; c < 13; ++c) {
+      sq.push_back(r.uniform_f(0.01f, 0.05f));
+      sr.push_back(r.uniform_f(0.02f, 0.1f));
+    }
+    const ValueId q = b.value("q", DType::s8, per_channel(sq, std::vector<int32_t>(13, 2), DType::s8, 1));
+    b.node(OpKind::Quantize, "quantize", {x}, {q});
+    const ValueId rq = b.value("rq", DType::u8, per_channel(sr, std::vector<int32_t>(13, 100), DType::u8, 1));
+    b.node(OpKind::Requantize, "requantize", {q}, {rq});
+    const ValueId dq = b.value("dq", DType::f32);
+    b.node(OpKind::Dequantize, "dequantize", {rq}, {dq});
+    b.output(dq);
+    const RunResult dn = run_table(b.graph, onednn_kernel_table(), {xf});
+    EXPECT_TRUE(dn.log.empty()) << joined(dn.log);
+    total += expect_bit_identical(dn, run_table(b.graph, int_kernel_table(), {xf}), "per-axis reorders");
+  }
   // s32 -> f32 (biases) with large values and a zero point.
   {
     LoweredGraphBuilder b;
