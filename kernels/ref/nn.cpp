@@ -311,8 +311,9 @@ Pool3d to_pool3d(const PoolGeometry& g) {
 // row-major order in double. count = the elements inside the input (count_include_pad =
 // 0), or the window clipped to the padded input [-pad_begin, in + pad_end) (= 1):
 // with ceil_mode a window may overhang even the padding, and that overhang never counts
-// (as ONNX Runtime and ONNX's reference do). A window with no input element and
-// count_include_pad = 0 gives 0/0 = NaN.
+// (as ONNX Runtime and ONNX's reference do). A window with nothing to count (no input
+// element; with count_include_pad, not even padding: ONNX 1.12 shapes allow a last
+// window past the end pad) gives 0/0 = NaN, as numpy's mean of an empty window.
 void average_pool(const Pool3d& p, bool count_include_pad, const float* x, float* y, int64_t planes) {
   const int64_t in_plane = p.in_plane();
   const int64_t out_plane = p.out_plane();
@@ -328,7 +329,7 @@ void average_pool(const Pool3d& p, bool count_include_pad, const float* x, float
           for (int j = 0; j < 3; ++j) {
             const int64_t start = o[j] * p.stride[j] - p.pad_begin[j];
             const int64_t end = std::min(start + p.kernel[j], p.in[j] + p.pad_end[j]);
-            padded *= end - start;
+            padded *= std::max<int64_t>(end - start, 0);  // a window may start past the end pad
             lo[j] = std::max<int64_t>(start, 0);
             hi[j] = std::min(end, p.in[j]);
             inside *= std::max<int64_t>(hi[j] - lo[j], 0);

@@ -3,6 +3,7 @@
 // saturation) or come from ONNX's own node tests.
 #include <cctype>
 #include <cstdint>
+#include <random>
 
 #include <gtest/gtest.h>
 
@@ -174,6 +175,66 @@ TEST(RefConvInteger, PerChannelWeightZeroPointAndInt8Extremes) {
   EXPECT_TRUE(mentions(fail_status(c), "'x_zero_point'"));
   c.inputs = {make<int8_t>({1, 2, 1, 2}, {1, 2, 3, 4}), make<int8_t>({1, 1, 1, 1}, {1})};
   EXPECT_TRUE(mentions(fail_status(c), "dim 1 must be C/group"));
+}
+
+// Random geometries with u8/s8 data, x_zp and per-channel w_zp against a naive int64
+// loop (exact: no sum here leaves int32).
+TEST(RefConvInteger, RandomGeometriesMatchNaiveLoops) {
+  std::mt19937 rng(17);
+  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  int checked = 0;
+  for (int iter = 0; iter < 200; ++iter) {
+    const bool x_signed = pick(0, 1) == 1, w_signed = pick(0, 1) == 1;
+    const int64_t group = pick(1, 2), cg = pick(1, 2), mg = pick(1, 2);
+    const int64_t C = group * cg, M = group * mg;
+    const int64_t H = pick(1, 6), W = pick(1, 6), KH = pick(1, 3), KW = pick(1, 3), S = pick(1, 2), D = pick(1, 2);
+    const int64_t P0 = pick(0, 2), P1 = pick(0, 2), P2 = pick(0, 2), P3 = pick(0, 2);
+    const int64_t span_h = H + P0 + P2 - ((KH - 1) * D + 1), span_w = W + P1 + P3 - ((KW - 1) * D + 1);
+    if (span_h < 0 || span_w < 0) continue;
+    const int64_t OH = 1 + span_h / S, OW = 1 + span_w / S;
+    auto value = [&](bool is_signed) { return is_signed ? pick(-128, 127) : pick(0, 255); };
+    std::vector<int64_t> x(static_cast<size_t>(C * H * W)), w(static_cast<size_t>(M * cg * KH * KW)), wz(M);
+    for (auto& v : x) v = value(x_signed);
+    for (auto& v : w) v = value(w_signed);
+    for (auto& v : wz) v = value(w_signed);
+    const int64_t xz = value(x_signed);
+    auto tensor = [](bool is_signed, Shape shape, const std::vector<int64_t>& v) {
+      Tensor t = Tensor::zeros(is_signed ? DType::s8 : DType::u8, std::move(shape));
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (is_signed)
+          t.data<int8_t>()[i] = static_cast<int8_t>(v[i]);
+        else
+          t.data<uint8_t>()[i] = static_cast<uint8_t>(v[i]);
+      }
+      return t;
+    };
+    OneNode c{OpKind::ConvInteger};
+    c.inputs = {tensor(x_signed, {1, C, H, W}, x), tensor(w_signed, {M, cg, KH, KW}, w), tensor(x_signed, {}, {xz}),
+                tensor(w_signed, {M}, wz)};
+    c.attrs = {{"group", group}, {"strides", Ints{S, S}}, {"dilations", Ints{D, D}}, {"pads", Ints{P0, P1, P2, P3}}};
+    auto res = run_one(c);
+    ASSERT_TRUE(res) << "iteration " << iter << ": " << res.status().message();
+    const S32 got = values_of<int32_t>((*res)[0]);
+    S32 want;
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          int64_t acc = 0;
+          for (int64_t ci = 0; ci < cg; ++ci)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t ih = oh * S - P0 + kh * D, iw = ow * S - P1 + kw * D;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;  // padding holds x_zp
+                const int64_t xv = x[static_cast<size_t>((((m / mg) * cg + ci) * H + ih) * W + iw)];
+                const int64_t wv = w[static_cast<size_t>(((m * cg + ci) * KH + kh) * KW + kw)];
+                acc += (xv - xz) * (wv - wz[static_cast<size_t>(m)]);
+              }
+          want.push_back(static_cast<int32_t>(acc));
+        }
+    ASSERT_EQ(got, want) << "iteration " << iter;
+    ++checked;
+  }
+  EXPECT_GT(checked, 100);
 }
 
 // ---- QLinearConv --------------------------------------------------------------------------

@@ -311,6 +311,88 @@ TEST(RefConv, MatchesNaiveConvolutionAndIsThreadCountIndependent) {
   expect_near_all(one, naive_conv2d(x, w, b, N, C, H, W, M, K, K, G, S, P, D, OH, OW), 1e-6f);
 }
 
+// Random geometries (1-D to 3-D, groups, strides, dilations, asymmetric pads, odd sizes)
+// against a naive loop over every output and every tap with a bounds check. Configs with
+// a kernel larger than the padded input must be rejected with invalid_input.
+TEST(RefConv, RandomGeometriesMatchNaiveLoops) {
+  std::mt19937 rng(99);
+  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  int checked = 0, rejected = 0;
+  for (int iter = 0; iter < 300; ++iter) {
+    const int rank = static_cast<int>(pick(1, 3));
+    const int64_t group = pick(1, 3), cg = pick(1, 2), mg = pick(1, 2), batch = pick(1, 2);
+    const int64_t C = group * cg, M = group * mg;
+    int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, st[3] = {1, 1, 1}, dl[3] = {1, 1, 1}, pb[3] = {0, 0, 0},
+            pe[3] = {0, 0, 0}, out[3] = {1, 1, 1};
+    Shape xs{batch, C}, ws{M, cg};
+    Ints strides, dilations, pads_b, pads_e;
+    bool too_big = false;
+    for (int j = 3 - rank; j < 3; ++j) {
+      in[j] = pick(1, 7);
+      k[j] = pick(1, 3);
+      st[j] = pick(1, 3);
+      dl[j] = pick(1, 2);
+      pb[j] = pick(0, 2);
+      pe[j] = pick(0, 2);
+      const int64_t span = in[j] + pb[j] + pe[j] - ((k[j] - 1) * dl[j] + 1);
+      too_big = too_big || span < 0;
+      out[j] = span < 0 ? 0 : 1 + span / st[j];
+      xs.push_back(in[j]);
+      ws.push_back(k[j]);
+      strides.push_back(st[j]);
+      dilations.push_back(dl[j]);
+      pads_b.push_back(pb[j]);
+      pads_e.push_back(pe[j]);
+    }
+    Ints pads = pads_b;
+    pads.insert(pads.end(), pads_e.begin(), pads_e.end());
+    Floats x(static_cast<size_t>(shape_numel(xs))), w(static_cast<size_t>(shape_numel(ws))), b(static_cast<size_t>(M));
+    for (float& v : x) v = dist(rng);
+    for (float& v : w) v = dist(rng);
+    for (float& v : b) v = dist(rng);
+    OneNode c{OpKind::Conv};
+    c.inputs = {make<float>(xs, x), make<float>(ws, w), make<float>({M}, b)};
+    c.attrs = {{"group", group}, {"strides", strides}, {"dilations", dilations}, {"pads", pads}};
+    auto res = run_one(c);
+    if (too_big) {
+      ASSERT_FALSE(res) << "iteration " << iter;
+      EXPECT_EQ(res.status().code(), StatusCode::invalid_input);
+      ++rejected;
+      continue;
+    }
+    ASSERT_TRUE(res) << "iteration " << iter << ": " << res.status().message();
+    const Floats got = values_of<float>((*res)[0]);
+    Floats want;
+    for (int64_t n = 0; n < batch; ++n)
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t o0 = 0; o0 < out[0]; ++o0)
+          for (int64_t o1 = 0; o1 < out[1]; ++o1)
+            for (int64_t o2 = 0; o2 < out[2]; ++o2) {
+              double acc = 0.0;
+              for (int64_t ci = 0; ci < cg; ++ci)
+                for (int64_t k0 = 0; k0 < k[0]; ++k0)
+                  for (int64_t k1 = 0; k1 < k[1]; ++k1)
+                    for (int64_t k2 = 0; k2 < k[2]; ++k2) {
+                      const int64_t i0 = o0 * st[0] - pb[0] + k0 * dl[0];
+                      const int64_t i1 = o1 * st[1] - pb[1] + k1 * dl[1];
+                      const int64_t i2 = o2 * st[2] - pb[2] + k2 * dl[2];
+                      if (i0 < 0 || i0 >= in[0] || i1 < 0 || i1 >= in[1] || i2 < 0 || i2 >= in[2]) continue;
+                      const int64_t xc = n * C + (m / mg) * cg + ci;
+                      const float xv = x[static_cast<size_t>(((xc * in[0] + i0) * in[1] + i1) * in[2] + i2)];
+                      const float wv = w[static_cast<size_t>((((m * cg + ci) * k[0] + k0) * k[1] + k1) * k[2] + k2)];
+                      acc += static_cast<double>(xv) * static_cast<double>(wv);
+                    }
+              want.push_back(static_cast<float>(acc + static_cast<double>(b[static_cast<size_t>(m)])));
+            }
+    ASSERT_EQ(got.size(), want.size()) << "iteration " << iter;
+    for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-6f) << "iteration " << iter << " element " << i;
+    ++checked;
+  }
+  EXPECT_GT(checked, 150);
+  EXPECT_GT(rejected, 0);
+}
+
 // The convolutions, pooling and classifier of MobileNetV2 at 224x224 (BatchNorm folded,
 // activations left out), with random weights: the reference should take seconds, not
 // minutes. Disabled by default; run with --gtest_also_run_disabled_tests.
@@ -595,6 +677,100 @@ TEST(RefPools, CeilModeWindowOutsideTheInput) {
   EXPECT_TRUE(std::isnan(avg[1]));
   a.attrs["count_include_pad"] = int64_t{1};
   EXPECT_EQ(run_f32(a), (Floats{4, 0}));
+}
+
+// Random pools (1-D to 3-D, strides, dilations for max, pads smaller than the kernel,
+// ceil_mode, count_include_pad) against naive loops: every tap o * s - pad + t * d is
+// checked against the input; for averages with count_include_pad, a tap counts while it
+// lies before the end of the end padding.
+TEST(RefPools, RandomGeometriesMatchNaiveLoops) {
+  std::mt19937 rng(5);
+  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  std::uniform_real_distribution<float> dist(-4.0f, 4.0f);
+  int checked = 0;
+  for (int iter = 0; iter < 300; ++iter) {
+    const bool is_max = iter % 2 == 0;
+    const bool ceil_mode = pick(0, 1) == 1, include_pad = pick(0, 1) == 1;
+    const int rank = static_cast<int>(pick(1, 3));
+    const int64_t planes = pick(1, 3);
+    int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, st[3] = {1, 1, 1}, dl[3] = {1, 1, 1}, pb[3] = {0, 0, 0},
+            pe[3] = {0, 0, 0}, out[3] = {1, 1, 1};
+    Shape xs{1, planes};
+    Ints ks, strides, dilations, pads_b, pads_e;
+    bool valid = true;
+    for (int j = 3 - rank; j < 3; ++j) {
+      in[j] = pick(1, 7);
+      k[j] = pick(1, 3);
+      st[j] = pick(1, 3);
+      dl[j] = is_max ? pick(1, 2) : 1;
+      const int64_t ext = (k[j] - 1) * dl[j] + 1;
+      pb[j] = std::min<int64_t>(pick(0, 2), ext - 1);
+      pe[j] = std::min<int64_t>(pick(0, 2), ext - 1);
+      const int64_t span = in[j] + pb[j] + pe[j] - ext;
+      valid = valid && span >= 0;
+      out[j] = span < 0 ? 0 : 1 + (ceil_mode ? (span + st[j] - 1) / st[j] : span / st[j]);
+      xs.push_back(in[j]);
+      ks.push_back(k[j]);
+      strides.push_back(st[j]);
+      dilations.push_back(dl[j]);
+      pads_b.push_back(pb[j]);
+      pads_e.push_back(pe[j]);
+    }
+    if (!valid) continue;
+    Ints pads = pads_b;
+    pads.insert(pads.end(), pads_e.begin(), pads_e.end());
+    Floats x(static_cast<size_t>(shape_numel(xs)));
+    for (float& v : x) v = std::round(dist(rng) * 4.0f) / 4.0f;  // ties in max are likely
+    OneNode c{is_max ? OpKind::MaxPool : OpKind::AveragePool};
+    c.inputs = {make<float>(xs, x)};
+    c.attrs = {{"kernel_shape", ks}, {"strides", strides}, {"pads", pads}, {"ceil_mode", int64_t{ceil_mode}}};
+    if (is_max)
+      c.attrs["dilations"] = dilations;
+    else
+      c.attrs["count_include_pad"] = int64_t{include_pad};
+    auto res = run_one(c);
+    ASSERT_TRUE(res) << "iteration " << iter << ": " << res.status().message();
+    const Floats got = values_of<float>((*res)[0]);
+    Floats want;
+    for (int64_t p = 0; p < planes; ++p)
+      for (int64_t o0 = 0; o0 < out[0]; ++o0)
+        for (int64_t o1 = 0; o1 < out[1]; ++o1)
+          for (int64_t o2 = 0; o2 < out[2]; ++o2) {
+            double sum = 0.0, best = -std::numeric_limits<double>::infinity();
+            int64_t inside = 0, counted = 0;
+            for (int64_t t0 = 0; t0 < k[0]; ++t0)
+              for (int64_t t1 = 0; t1 < k[1]; ++t1)
+                for (int64_t t2 = 0; t2 < k[2]; ++t2) {
+                  const int64_t i[3] = {o0 * st[0] - pb[0] + t0 * dl[0], o1 * st[1] - pb[1] + t1 * dl[1],
+                                        o2 * st[2] - pb[2] + t2 * dl[2]};
+                  bool in_input = true, before_end_pad = true;
+                  for (int j = 0; j < 3; ++j) {
+                    in_input = in_input && i[j] >= 0 && i[j] < in[j];
+                    before_end_pad = before_end_pad && i[j] < in[j] + pe[j];
+                  }
+                  if (before_end_pad) ++counted;
+                  if (!in_input) continue;
+                  ++inside;
+                  const double v = x[static_cast<size_t>(((p * in[0] + i[0]) * in[1] + i[1]) * in[2] + i[2])];
+                  sum += v;
+                  best = std::max(best, v);
+                }
+            if (is_max)
+              want.push_back(inside ? static_cast<float>(best) : std::numeric_limits<float>::quiet_NaN());
+            else
+              want.push_back(static_cast<float>(sum / static_cast<double>(include_pad ? counted : inside)));
+          }
+    ASSERT_EQ(got.size(), want.size()) << "iteration " << iter;
+    for (size_t i = 0; i < want.size(); ++i) {
+      if (std::isnan(want[i])) {
+        ASSERT_TRUE(std::isnan(got[i])) << "iteration " << iter << " element " << i;
+      } else {
+        ASSERT_NEAR(got[i], want[i], 1e-6f) << "iteration " << iter << " element " << i;
+      }
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 200);
 }
 
 TEST(RefAveragePool, CountIncludePadAndCeilMode) {
