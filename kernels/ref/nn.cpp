@@ -411,9 +411,9 @@ void max_pool(const Pool3d& p, int64_t storage_order, const T* x, T* y, int64_t*
   }
 }
 
+template <PoolKind kKind>
 class PoolKernel final : public Kernel {
  public:
-  template <PoolKind kKind>
   static Result<std::unique_ptr<Kernel>> create(const Graph&, const Node& node, const ExecOptions&) {
     QD_ASSIGN_OR_RETURN(PoolAttrs attrs, parse_pool_attrs(node, kKind));
     return std::unique_ptr<Kernel>(new PoolKernel(std::move(attrs)));
@@ -421,7 +421,7 @@ class PoolKernel final : public Kernel {
 
   Status run(KernelContext& ctx) override {
     QD_ASSIGN_OR_RETURN(const Tensor* x, required_input(ctx, 0, "X"));
-    const bool is_max = attrs_.kind == PoolKind::max;
+    constexpr bool is_max = kKind == PoolKind::max;
     const bool int8 = x->dtype == DType::u8 || x->dtype == DType::s8;
     if (x->dtype != DType::f32 && !(is_max && int8))
       return unsupported("input 'X' has dtype {}; {} takes {}", dtype_name(x->dtype), is_max ? "MaxPool" : "AveragePool",
@@ -433,7 +433,7 @@ class PoolKernel final : public Kernel {
     QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, x->dtype, out_shape));
     const Pool3d p = to_pool3d(g);
     const int64_t planes = g.batch * g.channels;
-    if (!is_max) {
+    if constexpr (!is_max) {
       average_pool(p, g.count_include_pad, x->data<float>(), y->data<float>(), planes);
       return Status::ok();
     }
@@ -604,8 +604,8 @@ void register_nn_ops(KernelTable& table) {
   set_kernel<FunctionKernel<matmul_run>>(table, OpKind::MatMul);
   set_kernel<BatchNormKernel>(table, OpKind::BatchNormalization);
   set_kernel<FunctionKernel<global_average_pool_run>>(table, OpKind::GlobalAveragePool);
-  table.factories[static_cast<size_t>(OpKind::AveragePool)] = &PoolKernel::create<PoolKind::average>;
-  table.factories[static_cast<size_t>(OpKind::MaxPool)] = &PoolKernel::create<PoolKind::max>;
+  set_kernel<PoolKernel<PoolKind::average>>(table, OpKind::AveragePool);
+  set_kernel<PoolKernel<PoolKind::max>>(table, OpKind::MaxPool);
   set_kernel<SoftmaxKernel>(table, OpKind::Softmax);
   set_kernel<ReduceMeanKernel>(table, OpKind::ReduceMean);
 }
