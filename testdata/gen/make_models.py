@@ -7,7 +7,8 @@ Outputs (all committed; the build and tests never run Python):
   mobilenet_tiny_qdq.onnx          MobileNetV3-flavoured QDQ model, as ONNX Runtime's static
                                    quantizer exports one (QuantizeLinear/DequantizeLinear pairs)
   mobilenet_tiny_input.npy         sample input, float32 [1,3,32,32]
-  mobilenet_tiny_fp32_probs.npy    numpy float32 run of the model with the QDQ pairs removed
+  mobilenet_tiny_fp32_probs.npy    numpy run with the activation Q->DQ pairs removed (weights and
+                                   biases still their dequantized integers), as qdrift's fp32 baseline
   mobilenet_tiny_qdq_probs.npy     numpy run of the QDQ model (fake quantization, ONNX semantics)
 
 The graph: u8 QDQ input -> stem conv 3x3/2 (s8 symmetric QDQ after the BN-free conv) ->
@@ -135,15 +136,18 @@ def conv_of(name):
     return next(c for c in CONVS if c[0] == name)
 
 
-def forward(x, params, qdq=None):
-    """Runs the network; with `qdq` (tensor name -> (scale, zp)) it fake-quantizes like the ONNX
-    graph: every activation listed there goes through Q/DQ, weights and biases are the
-    dequantized integers. Returns (probs, {activation name: float tensor before its Q})."""
+def forward(x, params, qdq=None, fake_acts=True):
+    """Runs the network. Without `qdq`: plain float with the float weights (calibration).
+    With `qdq` (tensor name -> (scale, zp)): weights and biases are the dequantized integers
+    of the ONNX graph, and with `fake_acts` every activation listed goes through Q/DQ as
+    well (the QDQ model); without it activations stay float, which is what the model becomes
+    when its Q->DQ pairs are removed (qdrift's fp32 baseline, core/passes.h strip_qdq).
+    Returns (probs, {activation name: float tensor before its Q})."""
     acts = {}
 
     def fq(name, t):
         acts[name] = t
-        if qdq is None:
+        if qdq is None or not fake_acts:
             return t
         scale, zp = qdq[name]
         return dequantize(quantize(t, scale, zp, type(zp)), scale, zp)
@@ -327,7 +331,7 @@ def main():
     model = build_model(params, qdq)
     onnx.checker.check_model(model, full_check=True)  # full_check also runs shape inference
 
-    fp32_probs, _ = forward(sample, params)
+    fp32_probs, _ = forward(sample, params, qdq, fake_acts=False)
     qdq_probs, acts = forward(sample, params, qdq)
     # Sanity: quantization error is small, the classes agree, and few values saturate.
     assert np.isfinite(qdq_probs).all() and abs(qdq_probs.sum() - 1) < 1e-5
