@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/executor.h"
+#include "core/onnx_loader.h"
 #include "core/tensor.h"
 
 namespace qdrift::ref {
@@ -101,9 +102,9 @@ class BroadcastMap {
 
 // Maps an axis in [-rank, rank) to [0, rank); `what` names the attribute in the message.
 inline Result<int> normalize_axis(int64_t axis, int64_t rank, std::string_view what) {
+  if (rank == 0) return invalid_input("{} {} is out of range: a rank-0 tensor has no axes", what, axis);
   if (axis < -rank || axis >= rank)
-    return invalid_input("{} {} is out of range for rank {} (valid: {}..{})", what, axis, rank, -rank,
-                         rank > 0 ? rank - 1 : 0);
+    return invalid_input("{} {} is out of range for rank {} (valid: {}..{})", what, axis, rank, -rank, rank - 1);
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
 
@@ -112,6 +113,10 @@ inline std::string_view input_name(const KernelContext& ctx, size_t i) {
   const ValueId v = ctx.node.input(i);
   return v == kNoValue ? std::string_view("<omitted>") : std::string_view(ctx.graph.value(v).name);
 }
+
+// The default-domain opset that decides a node's attribute forms. The loader never gives
+// 0; a graph built in code may leave it unset, and then gets the newest opset qdrift reads.
+inline int64_t kernel_opset(const Graph& g) { return g.opset > 0 ? g.opset : kMaxOpset; }
 
 // Input i of the running node, or invalid_input when a required input is omitted.
 inline Result<const Tensor*> required_input(const KernelContext& ctx, size_t i) {

@@ -124,8 +124,8 @@ class ClipKernel final : public Kernel {
  public:
   static KernelPtr create(const Graph& g, const Node& n, const ExecOptions&) {
     auto k = std::make_unique<ClipKernel>();
-    k->opset_ = g.opset;
-    if (g.opset < 11) {
+    k->opset_ = kernel_opset(g);
+    if (k->opset_ < 11) {
       k->attr_min_ = n.attr_float("min", std::numeric_limits<float>::lowest());
       k->attr_max_ = n.attr_float("max", std::numeric_limits<float>::max());
     }
@@ -219,7 +219,7 @@ class BinaryKernel final : public Kernel {
     auto k = std::make_unique<BinaryKernel>();
     // Opset < 7: no implicit broadcasting; with broadcast=1, B's shape is matched to A's
     // starting at `axis` (suffix matching when axis is absent).
-    if (g.opset < 7) {
+    if (kernel_opset(g) < 7) {
       k->legacy_ = true;
       k->legacy_broadcast_ = n.attr_int("broadcast", 0) != 0;
       if (n.has_attr("axis")) k->legacy_axis_ = n.attr_int("axis", 0);

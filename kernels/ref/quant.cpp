@@ -95,7 +95,8 @@ class QuantizeLinearKernel final : public Kernel {
  public:
   QuantizeLinearKernel(int64_t opset, int64_t axis) : opset_(opset), axis_(axis) {}
   static KernelPtr create(const Graph& g, const Node& n, const ExecOptions&) {
-    return std::unique_ptr<Kernel>(new QuantizeLinearKernel(g.opset, g.opset >= 13 ? n.attr_int("axis", 1) : 1));
+    const int64_t opset = kernel_opset(g);
+    return std::unique_ptr<Kernel>(new QuantizeLinearKernel(opset, opset >= 13 ? n.attr_int("axis", 1) : 1));
   }
 
   Status run(KernelContext& ctx) override {
@@ -136,7 +137,8 @@ class DequantizeLinearKernel final : public Kernel {
  public:
   DequantizeLinearKernel(int64_t opset, int64_t axis) : opset_(opset), axis_(axis) {}
   static KernelPtr create(const Graph& g, const Node& n, const ExecOptions&) {
-    return std::unique_ptr<Kernel>(new DequantizeLinearKernel(g.opset, g.opset >= 13 ? n.attr_int("axis", 1) : 1));
+    const int64_t opset = kernel_opset(g);
+    return std::unique_ptr<Kernel>(new DequantizeLinearKernel(opset, opset >= 13 ? n.attr_int("axis", 1) : 1));
   }
 
   Status run(KernelContext& ctx) override {

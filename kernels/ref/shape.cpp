@@ -132,7 +132,7 @@ class ReshapeKernel final : public Kernel {
   static KernelPtr create(const Graph& g, const Node& n, const ExecOptions&) {
     auto k = std::make_unique<ReshapeKernel>();
     k->allowzero_ = n.attr_int("allowzero", 0) != 0;
-    if (g.opset < 5) {
+    if (kernel_opset(g) < 5) {
       if (!n.has_attr("shape")) return invalid_input("attribute 'shape' is required (Reshape-1)");
       k->attr_shape_ = n.attr_ints("shape");
     }
@@ -212,7 +212,7 @@ class ConcatKernel final : public Kernel {
   explicit ConcatKernel(int64_t axis) : axis_(axis) {}
   static KernelPtr create(const Graph& g, const Node& n, const ExecOptions&) {
     // Concat-1 defaults axis to 1; from Concat-4 on it is required.
-    if (g.opset >= 4 && !n.has_attr("axis")) return invalid_input("attribute 'axis' is required");
+    if (kernel_opset(g) >= 4 && !n.has_attr("axis")) return invalid_input("attribute 'axis' is required");
     return make_kernel<ConcatKernel>(n.attr_int("axis", 1));
   }
   Status run(KernelContext& ctx) override {
@@ -282,7 +282,7 @@ class SqueezeKernel final : public Kernel {
  public:
   static KernelPtr create(const Graph& g, const Node& n, const ExecOptions&) {
     auto k = std::make_unique<SqueezeKernel>();
-    k->from_input_ = g.opset >= 13;
+    k->from_input_ = kernel_opset(g) >= 13;
     if (!k->from_input_ && n.has_attr("axes")) k->attr_axes_ = n.attr_ints("axes");
     return std::unique_ptr<Kernel>(std::move(k));
   }
@@ -316,7 +316,7 @@ class UnsqueezeKernel final : public Kernel {
  public:
   static KernelPtr create(const Graph& g, const Node& n, const ExecOptions&) {
     auto k = std::make_unique<UnsqueezeKernel>();
-    k->from_input_ = g.opset >= 13;
+    k->from_input_ = kernel_opset(g) >= 13;
     if (!k->from_input_) {
       if (!n.has_attr("axes")) return invalid_input("attribute 'axes' is required");
       k->attr_axes_ = n.attr_ints("axes");
@@ -364,9 +364,9 @@ class PadKernel final : public Kernel {
     } else {
       return invalid_input("attribute mode '{}' is not constant, reflect or edge", mode);
     }
-    k->from_inputs_ = g.opset >= 11;
+    k->from_inputs_ = kernel_opset(g) >= 11;
     if (!k->from_inputs_) {
-      const char* key = g.opset < 2 ? "paddings" : "pads";
+      const char* key = kernel_opset(g) < 2 ? "paddings" : "pads";
       if (!n.has_attr(key)) return invalid_input("attribute '{}' is required", key);
       k->attr_pads_ = n.attr_ints(key);
       k->attr_value_ = n.attr_float("value", 0.0f);

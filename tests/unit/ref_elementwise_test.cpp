@@ -248,6 +248,13 @@ TEST(RefBinary, LegacyBroadcastBeforeOpset7) {
   expect_error(c, StatusCode::invalid_input, {"broadcast=0"});
 }
 
+TEST(RefBinary, UnsetOpsetMeansNewest) {
+  // A graph built in code with opset 0 broadcasts like opset >= 7 (and Clip takes inputs).
+  expect_floats(run_ok<float>(node(OpKind::Add, {f32({2, 1}, {1, 2}), f32_1d({10, 20})}, 0)), {11, 21, 12, 22});
+  expect_floats(run_ok<float>(node(OpKind::Clip, {f32_1d({-1, 9}), Tensor::scalar(0.0f), Tensor::scalar(6.0f)}, 0)),
+                {0, 6});
+}
+
 // ---- Cast ----------------------------------------------------------------------------
 
 NodeCase cast(Tensor x, DType to, int64_t opset = 13) {
