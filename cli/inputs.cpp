@@ -58,6 +58,7 @@ class Binder {
     size_t next = 0;
     for (BoundInput& in : bare) {
       while (next < slots_.size() && slots_[next]) ++next;
+      if (slots_.empty()) return invalid_input("{}: the model takes no inputs", source_of(in.record));
       if (next == slots_.size())
         return invalid_input("{}: one input too many: the model takes {} input{} and all are bound ({})",
                              source_of(in.record), slots_.size(), slots_.size() == 1 ? "" : "s", input_names(g_));

@@ -503,6 +503,34 @@ TEST_F(CliTest, UnwritableOutputsExitTwo) {
                  {"run.json"});
 }
 
+// Float32 values of an .npy file written by numpy ('<f4', C order), parsed here by hand.
+std::vector<float> read_npy_floats(const std::string& file) {
+  const std::string bytes = slurp(file);
+  EXPECT_GT(bytes.size(), 10u);
+  EXPECT_NE(bytes.find("'descr': '<f4'"), std::string::npos);
+  const size_t header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+  std::vector<float> v((bytes.size() - 10 - header_len) / 4);
+  std::memcpy(v.data(), bytes.data() + 10 + header_len, v.size() * 4);
+  return v;
+}
+
+// The bundled model against numpy's runs of it (testdata/gen/make_models.py).
+TEST_F(CliTest, BundledModelMatchesNumpyReference) {
+  const std::string data = std::string(QDRIFT_SOURCE_DIR) + "/testdata/";
+  for (const auto& [executor, expected_file] : std::vector<std::pair<std::string, std::string>>{
+           {"ref", "mobilenet_tiny_qdq_probs.npy"}, {"fp32", "mobilenet_tiny_fp32_probs.npy"}}) {
+    SCOPED_TRACE(executor);
+    Proc p = run({"run", data + "mobilenet_tiny_qdq.onnx", "--input", data + "mobilenet_tiny_input.npy", "--executor",
+                  executor, "--save-outputs", path(executor)});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    const std::vector<float> got = read_pb_floats(path(executor + "/output_0.pb"), nullptr, nullptr);
+    const std::vector<float> want = read_npy_floats(data + expected_file);
+    ASSERT_EQ(got.size(), 10u);
+    ASSERT_EQ(want.size(), 10u);
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-6) << "class " << i;
+  }
+}
+
 // QD_ASSERT aborts; cli::main turns SIGABRT into exit 3 with a one-line message. qdrift is
 // parked in open() of a FIFO given as its input, then sent SIGABRT.
 TEST_F(CliTest, AbortBecomesInternalErrorExitThree) {
