@@ -67,6 +67,14 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
+// CPU time of the whole process (user + sys, every thread), in ms. On a machine shared with
+// other work, a single-threaded run's CPU time is its latency without the waits for a core.
+double process_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
 struct Options {
   int runs = 20;       // int8 and ORT
   int slow_runs = 3;   // ref, fp32, oracle
@@ -140,6 +148,7 @@ struct Timed {
   std::string label;
   double create_ms = 0, first_ms = 0;
   Stats stats;
+  Stats cpu;  // process CPU time per run
   Tensor output;
   std::vector<std::string> notes;  // ExecOptions::log lines of kernel creation
 };
@@ -160,15 +169,18 @@ Result<Timed> time_executor(const std::string& label, const Graph& g, const Kern
   if (!first) return first.status().with_context(label);
   t.first_ms = ms_between(t0, Clock::now());
   t.output = (*first)[0];
-  std::vector<double> ms;
+  std::vector<double> ms, cpu;
   for (int i = 0; i < runs; ++i) {
+    const double c0 = process_cpu_ms();
     t0 = Clock::now();
     auto out = ex->run(inputs);
     const auto t1 = Clock::now();
+    cpu.push_back(process_cpu_ms() - c0);
     if (!out) return out.status().with_context(label);
     ms.push_back(ms_between(t0, t1));
   }
   t.stats = stats_of(ms);
+  t.cpu = stats_of(cpu);
   return t;
 }
 
@@ -290,6 +302,7 @@ std::string self_exe(const char* argv0) {
 struct OrtResult {
   std::string version;
   Stats stats;
+  Stats cpu;
   double first_ms = 0;
   std::vector<float> output;
   std::map<std::string, double> profile_ms;  // op type -> ms per run (with --profile)
@@ -321,6 +334,7 @@ Result<OrtResult> time_ort(const Options& o, const Model& m, const std::string& 
     r.version = j.at("ort_version").get<std::string>();
     r.first_ms = j.at("first_ms").get<double>();
     r.stats = stats_of(j.at("runs_ms").get<std::vector<double>>());
+    r.cpu = stats_of(j.at("cpu_ms").get<std::vector<double>>());
     if (j.contains("profile_ms"))
       for (const auto& [k, v] : j.at("profile_ms").items()) r.profile_ms[k] = v.get<double>();
     if (j.contains("optimized_ops")) r.optimized_ops = j.at("optimized_ops").get<std::string>();
@@ -347,30 +361,36 @@ std::string node_category(const Node& n) {
 Status profile_int8(const Graph& g, const Tensor& input, int runs, const OrtResult* ort) {
   QD_ASSIGN_OR_RETURN(Executor ex, Executor::create(g, onednn_kernel_table()));
   const std::vector<Tensor> inputs = {input};
-  std::vector<std::vector<double>> rows;
+  std::vector<std::vector<double>> rows, cpu_rows;
   std::vector<double> walls;
   for (int r = 0; r <= runs; ++r) {  // run 0 warms up
-    std::vector<double> per_node(g.nodes.size(), 0.0);
+    std::vector<double> per_node(g.nodes.size(), 0.0), cpu_per_node(g.nodes.size(), 0.0);
     const Node* base = g.nodes.data();
     auto t0 = Clock::now();
     auto prev = t0;
+    double prev_cpu = process_cpu_ms();
     auto out = ex.run(inputs, [&](const Node& n, size_t, const Value&, const Tensor&) {
       const auto now = Clock::now();
+      const double cpu = process_cpu_ms();
       per_node[static_cast<size_t>(&n - base)] += ms_between(prev, now);
+      cpu_per_node[static_cast<size_t>(&n - base)] += cpu - prev_cpu;
       prev = now;
+      prev_cpu = cpu;
     });
     if (!out) return out.status();
     if (r > 0) {
       rows.push_back(per_node);
+      cpu_rows.push_back(cpu_per_node);
       walls.push_back(ms_between(t0, Clock::now()));
     }
   }
   const ColumnStats cs = column_stats(rows);
+  const std::vector<double> cpu_med = column_stats(cpu_rows).median;
   const std::vector<double>& med = cs.median;
-  double total_med = 0, total_min = 0;
+  double total_med = 0, total_min = 0, total_cpu = 0;
   struct Category {
     int nodes = 0;
-    double median_ms = 0, min_ms = 0;
+    double median_ms = 0, min_ms = 0, cpu_ms = 0;
   };
   std::map<std::string, Category> by_cat;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -378,8 +398,10 @@ Status profile_int8(const Graph& g, const Tensor& input, int runs, const OrtResu
     ++c.nodes;
     c.median_ms += cs.median[i];
     c.min_ms += cs.min[i];
+    c.cpu_ms += cpu_med[i];
     total_med += cs.median[i];
     total_min += cs.min[i];
+    total_cpu += cpu_med[i];
   }
   std::vector<std::pair<double, std::string>> cats;
   for (const auto& [k, c] : by_cat) cats.emplace_back(c.min_ms, k);
@@ -388,15 +410,18 @@ Status profile_int8(const Graph& g, const Tensor& input, int runs, const OrtResu
   fmt::print("\nint8 (onednn) per node over {} runs (executor observer; wall median {:.2f} ms, min {:.2f} ms).\n"
              "Each node's time includes its output allocation (zero-filled) and, for QConv, the nchw<->nhwc\n"
              "reorders around the oneDNN primitive. Sorted by the sum of per-node minima (least disturbed by\n"
-             "other processes):\n",
+             "other processes); 'cpu' is process CPU time (at --threads 1, the time without waits for a core):\n",
              runs, wall.median_ms, wall.min_ms);
-  fmt::print("  {:<22} {:>5} {:>11} {:>6} {:>11} {:>6}\n", "op", "nodes", "median ms", "share", "min ms", "share");
+  fmt::print("  {:<22} {:>5} {:>11} {:>6} {:>11} {:>6} {:>11} {:>6}\n", "op", "nodes", "median ms", "share", "min ms",
+             "share", "cpu med ms", "share");
   for (const auto& [ms, k] : cats) {
     const Category& c = by_cat[k];
-    fmt::print("  {:<22} {:>5} {:>11.3f} {:>5.1f}% {:>11.3f} {:>5.1f}%\n", k, c.nodes, c.median_ms,
-               100.0 * c.median_ms / total_med, c.min_ms, 100.0 * c.min_ms / total_min);
+    fmt::print("  {:<22} {:>5} {:>11.3f} {:>5.1f}% {:>11.3f} {:>5.1f}% {:>11.3f} {:>5.1f}%\n", k, c.nodes, c.median_ms,
+               100.0 * c.median_ms / total_med, c.min_ms, 100.0 * c.min_ms / total_min, c.cpu_ms,
+               100.0 * c.cpu_ms / total_cpu);
   }
-  fmt::print("  {:<22} {:>5} {:>11.3f} {:>6} {:>11.3f}\n", "sum", g.nodes.size(), total_med, "", total_min);
+  fmt::print("  {:<22} {:>5} {:>11.3f} {:>6} {:>11.3f} {:>6} {:>11.3f}\n", "sum", g.nodes.size(), total_med, "",
+             total_min, "", total_cpu);
   std::vector<size_t> order(g.nodes.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cs.min[a] > cs.min[b]; });
@@ -433,8 +458,9 @@ int fail(const Status& s) {
 
 constexpr const char* kRunBegins = "qdrift-bench: int8 run begins";
 constexpr const char* kRunEnds = "qdrift-bench: int8 run ends";
+constexpr int kVerboseRuns = 5;  // runs of the verbose child; per primitive, the minimum counts
 
-// The child: load, lower, create, a warm-up run, then the checked run between markers
+// The child: load, lower, create, a warm-up run, then kVerboseRuns runs, each between markers
 // (oneDNN's verbose lines go to stdout, flushed per line, so the markers split the phases).
 int impl_child(const Options& o) {
   auto g = load_onnx(o.impl_child);
@@ -448,16 +474,18 @@ int impl_child(const Options& o) {
   if (!ex) return fail(ex.status());
   const std::vector<Tensor> inputs = {
       Tensor::from_vector<float>({1, 3, bench::kImageSize, bench::kImageSize}, bench::sample_input(o.seed))};
-  auto warm = ex->run(inputs);  // first-run costs (page faults, lazily made buffers) stay out of the report
+  auto warm = ex->run(inputs);  // first-run costs (page faults, lazily made buffers) stay out of the runs
   if (!warm) return fail(warm.status());
-  std::fflush(stdout);
-  fmt::print("{}\n", kRunBegins);
-  std::fflush(stdout);
-  auto out = ex->run(inputs);
-  std::fflush(stdout);
-  fmt::print("{}\n", kRunEnds);
-  std::fflush(stdout);
-  if (!out) return fail(out.status());
+  for (int r = 0; r < kVerboseRuns; ++r) {
+    std::fflush(stdout);
+    fmt::print("{}\n", kRunBegins);
+    std::fflush(stdout);
+    auto out = ex->run(inputs);
+    std::fflush(stdout);
+    fmt::print("{}\n", kRunEnds);
+    std::fflush(stdout);
+    if (!out) return fail(out.status());
+  }
   return kExitOk;
 }
 
@@ -481,61 +509,113 @@ bool is_fast_impl(const std::string& impl) {
   return impl.find("jit") != std::string::npos || impl.rfind("brg", 0) == 0;
 }
 
-// Runs the child under ONEDNN_VERBOSE=1 and checks every primitive it executed.
+// One primitive execution from a verbose line:
+// onednn_verbose,exec,cpu,<kind>,<impl>,<prop>,<mds>,<attrs>,<aux>,<problem>,<ms>
+struct Exec {
+  std::string kind;  // reorders split into "reorder (quantize)" (with scales) and "reorder (layout)"
+  std::string impl;
+  double ms = 0;
+  std::string problem;  // "mb1_ic16oc96_ih112oh112kh1sh1dh0ph0_iw112..." or the reorder's dims
+  std::string layouts;  // memory descriptors, for reorders (e.g. "src_u8::blocked:abcd:f0 dst_u8::blocked:acdb:f0")
+};
+
+// Runs the child under ONEDNN_VERBOSE=1, prints what each primitive kind costs (the minimum
+// over the child's runs, primitive by primitive) and checks that none ran a reference
+// implementation: exit 1 if one did, or if there was nothing to check.
 int check_impl(const Options& o, const char* argv0, const Model& m) {
   const std::string cmd = fmt::format("ONEDNN_VERBOSE=1 DNNL_VERBOSE=1 {} --impl-child {} --threads {} --seed {}",
                                       shell_quote(self_exe(argv0)), shell_quote(m.qdq_path), o.threads, o.seed);
-  fmt::print("--check-impl: int8 inference under ONEDNN_VERBOSE=1 in a child process (oneDNN times each primitive "
-             "with a stream wait, so the ms below are a breakdown, not the latency):\n  {}\n", cmd);
+  fmt::print("\noneDNN primitives: {} int8 runs after a warm-up under ONEDNN_VERBOSE=1, in a child process:\n  {}\n",
+             kVerboseRuns, cmd);
   const auto [text, status] = run_command(cmd);
   if (status != 0) {
     fmt::print("FAILED: the child exited with {}:\n{}\n", status, text.substr(0, 4000));
     return kExitGateFailed;
   }
-  struct Row {
-    int count = 0;
-    double ms = 0;
-  };
-  std::map<std::pair<std::string, std::string>, Row> run_rows, create_rows;  // (kind, impl)
+  std::vector<Exec> setup;              // kernel creation and the warm-up run
+  std::vector<std::vector<Exec>> runs;  // the timed runs
   std::vector<std::string> refs, notes, info;
-  int phase = 0;  // 0 creation and warm-up run, 1 the checked run, 2 after
+  bool in_run = false;
   std::istringstream lines(text);
   std::string line;
   while (std::getline(lines, line)) {
-    if (line == kRunBegins) { phase = 1; continue; }
-    if (line == kRunEnds) { phase = 2; continue; }
-    if (line.rfind("qdrift-bench: note: ", 0) == 0) { notes.push_back(line.substr(20)); continue; }
+    if (line == kRunBegins) {
+      in_run = true;
+      runs.emplace_back();
+      continue;
+    }
+    if (line == kRunEnds) {
+      in_run = false;
+      continue;
+    }
+    if (line.rfind("qdrift-bench: note: ", 0) == 0) {
+      notes.push_back(line.substr(20));
+      continue;
+    }
     if (line.rfind("onednn_verbose,", 0) != 0 && line.rfind("dnnl_verbose,", 0) != 0) continue;
     const auto f = split(line, ',');
     if (f.size() > 2 && f[1] == "info") info.push_back(line);
     if (f.size() < 6 || f[1] != "exec") continue;
-    // onednn_verbose,exec,cpu,<kind>,<impl>,<prop>,<mds>,<attrs>,<aux>,<problem>,<ms>
-    std::string kind = f[3];
-    const std::string& impl = f[4];
-    if (kind == "reorder") kind = line.find("oscale") != std::string::npos ? "reorder (quantize)" : "reorder (layout)";
-    auto& row = (phase == 1 ? run_rows : create_rows)[{kind, impl}];
-    ++row.count;
-    row.ms += std::atof(f.back().c_str());
-    if (impl.find("ref") != std::string::npos) refs.push_back(line);
+    Exec e{f[3], f[4], std::atof(f.back().c_str()), f[f.size() - 2], f[6]};
+    if (e.kind == "reorder") e.kind = line.find("oscale") != std::string::npos ? "reorder (quantize)" : "reorder (layout)";
+    (in_run ? runs.back() : setup).push_back(e);
+    if (e.impl.find("ref") != std::string::npos) refs.push_back(line);
   }
   for (const auto& l : info) fmt::print("  {}\n", l);
-  auto print_rows = [](const char* title, const auto& rows) {
+
+  struct Row {
+    int count = 0;
+    double ms = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Row> setup_rows, run_rows;  // (kind, impl)
+  for (const Exec& e : setup) {
+    Row& r = setup_rows[{e.kind, e.impl}];
+    ++r.count;
+    r.ms += e.ms;
+  }
+  bool same_sequence = !runs.empty();
+  for (const auto& r : runs) same_sequence = same_sequence && r.size() == runs[0].size();
+  if (same_sequence) {
+    for (size_t i = 0; i < runs[0].size(); ++i) {
+      double best = runs[0][i].ms;
+      for (const auto& r : runs) best = std::min(best, r[i].ms);
+      Row& row = run_rows[{runs[0][i].kind, runs[0][i].impl}];
+      ++row.count;
+      row.ms += best;
+    }
+  }
+  auto print_rows = [](const std::string& title, const auto& rows) {
     int total = 0;
     double ms = 0;
     for (const auto& [k, r] : rows) total += r.count, ms += r.ms;
-    fmt::print("  {}: {} primitive executions, {:.2f} ms as oneDNN timed them\n", title, total, ms);
+    fmt::print("  {}: {} primitive executions, {:.2f} ms\n", title, total, ms);
     for (const auto& [k, r] : rows)
-      fmt::print("    {:<20} {:<32} {:4}x {:8.3f} ms{}\n", k.first, k.second, r.count, r.ms,
-                 is_fast_impl(k.second) ? "" : "   <- not jit/brg");
+      fmt::print("    {:<20} {:<26} {:4}x {:8.3f} ms {:5.1f}%{}\n", k.first, k.second, r.count, r.ms,
+                 ms > 0 ? 100.0 * r.ms / ms : 0.0, is_fast_impl(k.second) ? "" : "   <- not jit/brg");
   };
-  print_rows("kernel creation and warm-up run", create_rows);
-  print_rows("one int8 run (after the warm-up)", run_rows);
+  print_rows("kernel creation + warm-up run (ms as oneDNN timed them)", setup_rows);
+  if (same_sequence) {
+    print_rows(fmt::format("one int8 run (per primitive the min of {} runs)", runs.size()), run_rows);
+    std::vector<std::pair<double, size_t>> order;
+    for (size_t i = 0; i < runs[0].size(); ++i) {
+      double best = runs[0][i].ms;
+      for (const auto& r : runs) best = std::min(best, r[i].ms);
+      order.emplace_back(best, i);
+    }
+    std::sort(order.rbegin(), order.rend());
+    fmt::print("  slowest primitives of the run:\n");
+    for (size_t k = 0; k < std::min<size_t>(10, order.size()); ++k) {
+      const Exec& e = runs[0][order[k].second];
+      fmt::print("    {:7.3f} ms  {:<19} {:<22} {}{}\n", order[k].first, e.kind, e.impl, e.problem,
+                 e.kind.rfind("reorder", 0) == 0 ? "  " + e.layouts : "");
+    }
+  }
   if (!notes.empty()) {
     fmt::print("  executor notes ({}):\n", notes.size());
     for (const auto& n : notes) fmt::print("    {}\n", n);
   }
-  if (run_rows.empty()) {
-    fmt::print("FAILED: no oneDNN verbose output from the int8 run (is ONEDNN_VERBOSE honoured?)\n");
+  if (runs.empty() || runs[0].empty()) {
+    fmt::print("FAILED: no oneDNN verbose output from the int8 runs (is ONEDNN_VERBOSE honoured?)\n");
     return kExitGateFailed;
   }
   if (!refs.empty()) {
@@ -543,7 +623,7 @@ int check_impl(const Options& o, const char* argv0, const Model& m) {
     for (const auto& l : refs) fmt::print("  {}\n", l);
     return kExitGateFailed;
   }
-  fmt::print("PASSED: every primitive of the int8 run is jit/brg (no 'ref' implementation)\n");
+  fmt::print("PASSED: every oneDNN primitive of the int8 executor (creation and runs) is jit/brg, none 'ref'\n");
   return kExitOk;
 }
 
@@ -655,6 +735,17 @@ int bench_main(const Options& o, const char* argv0) {
   } else {
     fmt::print("ort: skipped: {}\n", ort_skipped);
   }
+  fmt::print("\nprocess CPU time per run (user+sys, all threads; at --threads 1 the latency without waits for a\n"
+             "core, the robust number on a busy machine; with more threads it includes spin-waiting):\n");
+  for (const Timed& r : results)
+    fmt::print("{}  = {} ref  = {} fp32\n", stats_line(r.label, r.cpu), ratio(r.cpu.median_ms, ref.cpu.median_ms),
+               ratio(r.cpu.median_ms, f32.cpu.median_ms));
+  if (ort) {
+    fmt::print("{}  = {} ref  = {} fp32\n", stats_line("ort " + ort->version + " (all opts)", ort->cpu),
+               ratio(ort->cpu.median_ms, ref.cpu.median_ms), ratio(ort->cpu.median_ms, f32.cpu.median_ms));
+    fmt::print("int8 (onednn) / ort = {:.2f}x in CPU time at {} threads (medians; min/min {:.2f}x)\n",
+               int8.cpu.median_ms / ort->cpu.median_ms, o.threads, int8.cpu.min_ms / ort->cpu.min_ms);
+  }
 
   // The timings mean something only if the executors computed the same network.
   const float logits_scale = bench::act_quant(m.calibration.at("classifier")).scale;
@@ -674,15 +765,17 @@ int bench_main(const Options& o, const char* argv0) {
   }
   if (ort) agree("ort vs ref", ort->output.data(), ref_out);
 
+  int impl_status = kExitOk;
   if (o.profile) {
     const Status s = profile_int8(low->graph, m.input, o.runs, ort ? &*ort : nullptr);
     if (!s) return fail(s);
+    impl_status = check_impl(o, argv0, m);  // the oneDNN primitives' own times: conv vs reorders
   }
   const double load_after = load_average();
   fmt::print("\nload average after: {:.2f}{}; total {:.1f} s\n", load_after,
              load_after > 0.5 ? " (not idle: rerun on a quiet machine for stable numbers)" : "",
              ms_between(start, Clock::now()) / 1000.0);
-  return kExitOk;
+  return impl_status;
 }
 
 }  // namespace

@@ -7,7 +7,8 @@
 //
 // --input is raw little-endian float32 for the model's only input; --output receives the
 // first output of the last run, raw float32. Session creation and one warm-up run are
-// excluded; then --runs timed runs (wall clock around session.run). With --profile, a
+// excluded; then --runs timed runs (wall clock around session.run, and the process's CPU
+// time, which bench_latency reports for busy machines). With --profile, a
 // second session with ORT's profiler runs the same number of times and the JSON gains
 // "profile_ms": kernel time per op type per run. "optimized_ops" counts the op types of
 // the graph ORT actually executes (its optimized model, read back from disk).
@@ -112,16 +113,21 @@ async function main() {
   let out = await session.run(feeds);
   const firstMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const runsMs = [];
+  const cpuMs = [];  // process CPU time (user + system, all threads) per run
   for (let i = 0; i < a.runs; ++i) {
+    const c0 = process.cpuUsage();
     t0 = process.hrtime.bigint();
     out = await session.run(feeds);
     runsMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c = process.cpuUsage(c0);
+    cpuMs.push((c.user + c.system) / 1000);
   }
   const result = {
     ort_version: ort.env.versions.node,
     threads: a.threads,
     first_ms: firstMs,
     runs_ms: runsMs,
+    cpu_ms: cpuMs,
   };
   try {
     result.optimized_ops = opCounts(optimizedPath);
