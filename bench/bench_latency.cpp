@@ -91,8 +91,10 @@ struct Options {
 };
 
 std::string repro_line(const char* argv0, const Options& o) {
-  std::string s = fmt::format("{} --threads {} --runs {} --slow-runs {} --seed {}", argv0, o.threads, o.runs,
-                              o.slow_runs, o.seed);
+  // OMP_WAIT_POLICY changes the int8 numbers a lot on a busy machine (docs/benchmarks.md).
+  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  std::string s = wait_policy ? fmt::format("OMP_WAIT_POLICY={} ", wait_policy) : std::string();
+  s += fmt::format("{} --threads {} --runs {} --slow-runs {} --seed {}", argv0, o.threads, o.runs, o.slow_runs, o.seed);
   if (o.oracle) s += " --oracle";
   if (!o.ort) s += " --no-ort";
   if (o.profile) s += " --profile";
@@ -635,8 +637,10 @@ int bench_main(const Options& o, const char* argv0) {
   const double load_before = load_average();
   fmt::print("bench_latency: qdrift executors on MobileNetV2 QDQ, 1x3x{}x{}\n", bench::kImageSize, bench::kImageSize);
   fmt::print("repro: {}\n", repro_line(argv0, o));
-  fmt::print("threads: {} (omp_get_max_threads)   oneDNN {} on {} (int8 VNNI: {})   cores online: {}\n",
-             omp_get_max_threads(), rt.version, rt.isa, rt.int8_vnni ? "yes" : "no", sysconf(_SC_NPROCESSORS_ONLN));
+  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  fmt::print("threads: {} (omp_get_max_threads; OMP_WAIT_POLICY={})   oneDNN {} on {} (int8 VNNI: {})   cores online: {}\n",
+             omp_get_max_threads(), wait_policy ? wait_policy : "unset", rt.version, rt.isa,
+             rt.int8_vnni ? "yes" : "no", sysconf(_SC_NPROCESSORS_ONLN));
   fmt::print("load average before: {:.2f}{}\n", load_before,
              load_before > 0.5 ? "  (machine not idle: other processes share the cores, timings are noisy)" : "");
 
