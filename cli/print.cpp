@@ -121,9 +121,9 @@ void print_nonfinite_warning(std::span<const TensorRecord> rows, std::FILE* out)
       if (!first) first = &t;
     }
   if (!first) return;
-  fmt::print(out, "warning: {} tensor{} hold NaN or Inf; the first is '{}'{} ({} NaN, {} Inf of {}); avg and std "
+  fmt::print(out, "warning: {} tensor{} NaN or Inf; the first is '{}'{} ({} NaN, {} Inf of {}); avg and std "
                   "cover the finite values only\n",
-             count, count == 1 ? "" : "s", first->name,
+             count, count == 1 ? " holds" : "s hold", first->name,
              first->node.empty() ? std::string() : fmt::format(" from node '{}' ({})", first->node, first->op),
              first->stats.nan_count, first->stats.inf_count, first->stats.count);
 }

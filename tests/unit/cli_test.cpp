@@ -124,7 +124,10 @@ class ModelBuilder {
     auto* tt = v->mutable_type()->mutable_tensor_type();
     tt->set_elem_type(elem);
     auto* shape = tt->mutable_shape();
-    for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
+    for (int64_t d : dims) {
+      auto* dim = shape->add_dim();
+      if (d >= 0) dim->set_dim_value(d);  // -1: unknown
+    }
   }
   onnx::ModelProto model_;
 };
@@ -501,6 +504,33 @@ TEST_F(CliTest, UnwritableOutputsExitTwo) {
                  {path("file")});
   expect_message(run({"run", relu_model(), "--input", path("x.npy"), "--json", path("no/such/dir/run.json")}), 2,
                  {"run.json"});
+}
+
+// A kernel that fails at run time (Reshape to a shape given as an input): exit 2 naming the
+// node; with --stats the tensors computed before the failure are still shown.
+TEST_F(CliTest, RuntimeKernelErrorNamesTheNode) {
+  const std::string p = path("reshape.onnx");
+  ModelBuilder()
+      .input("x", kF32, {2, 3})
+      .input("shape", onnx::TensorProto::INT64, {2})
+      .output("y", kF32, {-1, -1})
+      .node("Relu", {"x"}, {"r"}, "relu")
+      .node("Reshape", {"r", "shape"}, {"y"}, "reshape")
+      .save(p);
+  spit(path("x.npy"), npy_f32({2, 3}, {1, -2, 3, -4, 5, 6}));
+  spit(path("bad_shape.npy"), npy_i64({2}, {7, 7}));
+  Proc bad = run({"run", p, "--input", path("x.npy"), "--input", path("bad_shape.npy"), "--stats"});
+  expect_message(bad, 2, {p, "node 'reshape' (Reshape)"});
+  EXPECT_NE(bad.out.find("before the failure"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("  r  "), std::string::npos) << bad.out;
+
+  spit(path("shape.npy"), npy_i64({2}, {3, 2}));
+  Proc ok = run({"run", p, "--input", path("x.npy"), "--input", "shape=" + path("shape.npy"), "--save-outputs",
+                 path("out")});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  std::vector<int64_t> dims;
+  EXPECT_EQ(read_pb_floats(path("out/output_0.pb"), &dims, nullptr), (std::vector<float>{1, 0, 3, 0, 5, 6}));
+  EXPECT_EQ(dims, (std::vector<int64_t>{3, 2}));
 }
 
 // Float32 values of an .npy file written by numpy ('<f4', C order), parsed here by hand.
