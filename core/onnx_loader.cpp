@@ -116,6 +116,27 @@ Result<std::vector<int>> topological_order(const onnx::GraphProto& g, const std:
   return order;
 }
 
+// Attribute values libonnx's shape inference divides by or sizes with: a hostile 0 or
+// negative value makes it divide by zero (SIGFPE) or allocate absurdly, so reject first.
+Status check_geometry_attributes(const onnx::GraphProto& g) {
+  constexpr int64_t kMaxGeometry = int64_t{1} << 30;
+  for (const auto& node : g.node()) {
+    for (const auto& a : node.attribute()) {
+      const std::string& key = a.name();
+      const bool positive = key == "strides" || key == "dilations" || key == "kernel_shape";
+      const bool non_negative = key == "pads" && node.op_type() != "Pad";
+      if (positive || non_negative) {
+        for (int64_t v : a.ints())
+          if ((positive && v <= 0) || (non_negative && v < 0) || v > kMaxGeometry)
+            return invalid_input("node '{}' ({}): attribute {} has the value {}", node.name(), node.op_type(), key, v);
+      }
+      if (key == "group" && a.type() == onnx::AttributeProto::INT && (a.i() <= 0 || a.i() > kMaxGeometry))
+        return invalid_input("node '{}' ({}): attribute group has the value {}", node.name(), node.op_type(), a.i());
+    }
+  }
+  return Status::ok();
+}
+
 Result<Graph> convert_model(onnx::ModelProto& model, const std::string& label, const LoadOptions& options) {
   if (!model.has_graph()) return invalid_input("not an ONNX model: no graph");
   if (model.ir_version() < 3)
@@ -134,6 +155,7 @@ Result<Graph> convert_model(onnx::ModelProto& model, const std::string& label, c
     return unsupported("default-domain opset {} is outside the supported range {}..{}", graph.opset, kMinOpset,
                        kMaxOpset);
 
+  QD_RETURN_IF_ERROR(check_geometry_attributes(model.graph()));
   if (options.run_checker) {
     try {
       onnx::checker::check_model(model);

@@ -99,7 +99,9 @@ TEST(Lowering, InsertedTensorsUsePaddleNamesAndRecordProvenance) {
   // Every lowered value says which rule made it; values standing for source tensors name them.
   for (const Value& v : l.graph.values) {
     EXPECT_FALSE(v.provenance.rewrite.empty()) << v.name;
-    if (!v.provenance.source.empty()) EXPECT_NE(g.find_value(v.provenance.source), kNoValue) << v.name;
+    if (!v.provenance.source.empty()) {
+      EXPECT_NE(g.find_value(v.provenance.source), kNoValue) << v.name;
+    }
   }
 }
 
