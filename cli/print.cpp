@@ -70,8 +70,12 @@ std::string format_mean(double v) {
 void print_run_header(const RunRecord& r, std::FILE* out) {
   fmt::print(out, "model     {}  (opset {}, {} node{})\n", r.model_path, r.opset, r.node_count,
              r.node_count == 1 ? "" : "s");
-  fmt::print(out, "executor  {}  (fake-quant range {}, rounding {})\n", r.executor,
-             quant_range_name(r.fake_quant.range), rounding_name(r.fake_quant.rounding));
+  if (r.policy.empty())
+    fmt::print(out, "executor  {}  (fake-quant range {}, rounding {})\n", r.executor,
+               quant_range_name(r.fake_quant.range), rounding_name(r.fake_quant.rounding));
+  else
+    fmt::print(out, "executor  {}  (policy {})\n", r.executor, r.policy);
+  for (const std::string& note : r.notes) fmt::print(out, "note      {}\n", note);
   for (const TensorRecord& in : r.inputs)
     fmt::print(out, "input     {}  {} {}  <- {}{}\n", in.name, dtype_label(in.dtype), shape_str(in.shape), in.file,
                in.member.empty() ? std::string() : fmt::format(" (member '{}')", in.member));

@@ -10,9 +10,15 @@
 #include "cli/inputs.h"
 #include "cli/print.h"
 #include "cli/run_json.h"
+#include <algorithm>
+
+#include "core/int8_policy.h"
+#include "core/lower.h"
 #include "core/onnx_loader.h"
 #include "core/passes.h"
 #include "core/tensor_io.h"
+#include "kernels/int/int_kernels.h"
+#include "kernels/onednn/onednn_kernels.h"
 #include "kernels/ref/ref_kernels.h"
 
 namespace qdrift::cli {
@@ -20,7 +26,7 @@ namespace qdrift::cli {
 namespace fs = std::filesystem;
 
 CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
-  CLI::App* run = app.add_subcommand("run", "Run one model on the reference executor and report its tensors");
+  CLI::App* run = app.add_subcommand("run", "Run one model on one executor and report its tensors");
   run->add_option("model", o.model, "ONNX model to run (a QDQ fake-quant export or a float model)")
       ->required()
       ->type_name("MODEL");
@@ -33,9 +39,32 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run->add_option("--executor", o.executor,
                   "ref: the graph as given, fake quantization as ONNX defines it; fp32: the graph with "
-                  "QuantizeLinear/DequantizeLinear removed (the float baseline)")
-      ->check(CLI::IsMember({"ref", "fp32"}))
+                  "QuantizeLinear/DequantizeLinear removed (the float baseline); int8: the model lowered to a "
+                  "real int8 graph under --policy and run on oneDNN primitives; oracle: the same int8 graph in "
+                  "plain C++ integer arithmetic")
+      ->check(CLI::IsMember({"ref", "fp32", "int8", "oracle"}))
       ->capture_default_str();
+  run->add_option("--policy", o.policy,
+                  "int8 policy preset for --executor int8|oracle: onnx (default), paddle-onednn, paddle-lite-arm "
+                  "(docs/lowering.md)")
+      ->check(CLI::IsMember({"onnx", "paddle-onednn", "paddle-lite-arm"}))
+      ->capture_default_str();
+  run->add_option("--set", o.policy_sets,
+                  "Override one policy knob, repeatable: range=full|narrow, unsigned_after_relu=on|off, "
+                  "bias=model|s32|f32, weights=model|requantize, rounding=half_even|half_away, "
+                  "act_order=exact|after_scale, fp32_ops=none|Op,Op|all_but:Op,Op, skip_nodes=REGEX")
+      ->type_name("KNOB=VALUE")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  run->add_option("--dump-lowered", o.dump_lowered_path,
+                  "Write the lowered int8 graph to FILE as text: every node, and every tensor with its dtype, "
+                  "shape, scale, zero point and provenance (the source tensor and the rewrite that made it)")
+      ->type_name("FILE");
+  run->add_option("--repeat", o.repeat,
+                  "After the first run, run N more times and print latency_ms median=X p90=Y min=Z (load and "
+                  "first run excluded; no statistics or dumps in the timed runs)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 100000));
   run->add_option_function<std::string>(
          "--fake-range",
          [&o](const std::string& v) { o.fake_quant.range = v == "narrow" ? QuantRange::narrow : QuantRange::full; },
@@ -71,6 +100,8 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
       "  qdrift run model.onnx --input image.npy --stats\n"
       "  qdrift run model.onnx --input x=x.npy --input mask=mask.pb --executor fp32 --json run.json\n"
       "  qdrift run model.onnx --input inputs.npz --dump tensors/ --save-outputs out/\n"
+      "  qdrift run model.onnx --input x.npy --executor int8 --policy paddle-onednn --set bias=f32 --repeat 50\n"
+      "  qdrift run model.onnx --input x.npy --executor oracle --dump-lowered lowered.txt --stats\n"
       "Directories given to --dump and --save-outputs are created if missing.");
   return run;
 }
@@ -105,6 +136,38 @@ TensorRecord output_record(const Graph& g, ValueId id, const Tensor& t) {
   return r;
 }
 
+// The lowered graph, when the executor runs one or --dump-lowered asks for it.
+Result<std::optional<LoweredGraph>> lower_if_needed(const Graph& model, const RunOptions& o, RunRecord& rec) {
+  const bool int8 = o.executor == "int8" || o.executor == "oracle";
+  if (!int8 && (o.policy != "onnx" || !o.policy_sets.empty()))
+    return invalid_input("--policy and --set apply to --executor int8 or oracle, not {}", o.executor);
+  if (!int8 && o.dump_lowered_path.empty()) return std::optional<LoweredGraph>{};
+  QD_ASSIGN_OR_RETURN(Int8Policy policy, int8_policy_preset(o.policy));
+  for (const std::string& s : o.policy_sets) QD_RETURN_IF_ERROR(int8_policy_set(policy, s));
+  if (int8) rec.policy = int8_policy_describe(policy);
+  QD_ASSIGN_OR_RETURN(LoweredGraph low, lower(model, policy));
+  if (!o.dump_lowered_path.empty()) {
+    std::string text = "# " + int8_policy_describe(policy) + "\n";
+    for (const std::string& n : low.notes) text += "# note: " + n + "\n";
+    text += format_graph_text(low.graph);
+    QD_RETURN_IF_ERROR(write_file_bytes(o.dump_lowered_path, text));
+  }
+  if (int8) rec.notes.insert(rec.notes.end(), low.notes.begin(), low.notes.end());
+  return std::optional<LoweredGraph>{std::move(low)};
+}
+
+const KernelTable& table_for(const std::string& executor) {
+  if (executor == "int8") return onednn_kernel_table();
+  if (executor == "oracle") return int_kernel_table();
+  return ref_kernel_table();
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const size_t i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1;
+  return v[std::min(i, v.size() - 1)];
+}
+
 }  // namespace
 
 Status run_command(const RunOptions& o) {
@@ -123,14 +186,17 @@ Status run_command(const RunOptions& o) {
     if (stripped.source_path.empty()) stripped.source_path = model.source_path;
     graph = &stripped;
   }
+  QD_ASSIGN_OR_RETURN(std::optional<LoweredGraph> lowered, lower_if_needed(model, o, rec));
+  if (o.executor == "int8" || o.executor == "oracle") graph = &lowered->graph;
   rec.opset = graph->opset;
   rec.node_count = graph->nodes.size();
 
   ExecOptions exec_options;
   exec_options.fake_quant = o.fake_quant;
   exec_options.limits = load_options.limits;
+  exec_options.log = [&rec](std::string_view note) { rec.notes.emplace_back(note); };
   // Unsupported ops are listed all at once by create(); the message reaches the user as is.
-  auto executor = Executor::create(*graph, ref_kernel_table(), exec_options);
+  auto executor = Executor::create(*graph, table_for(o.executor), exec_options);
   if (!executor) return executor.status().with_context(o.model);
   rec.load_ms = ms_since(start);
 
@@ -199,6 +265,12 @@ Status run_command(const RunOptions& o) {
     rec.outputs.push_back(std::move(r));
   }
   QD_RETURN_IF_ERROR(dumper.finish());
+  for (int i = 0; i < o.repeat; ++i) {
+    const auto t = std::chrono::steady_clock::now();
+    auto again = executor->run(feeds);
+    rec.repeat_ms.push_back(ms_since(t));
+    if (!again) return again.status().with_context(o.model);
+  }
   rec.total_ms = ms_since(start);
 
   if (!o.json_path.empty()) QD_RETURN_IF_ERROR(write_file_bytes(o.json_path, run_to_json(rec)));
@@ -223,6 +295,10 @@ Status run_command(const RunOptions& o) {
     fmt::print("saved {} output{} to {}\n", rec.outputs.size(), rec.outputs.size() == 1 ? "" : "s",
                o.save_outputs_dir);
   if (!o.json_path.empty()) fmt::print("wrote the run summary to {}\n", o.json_path);
+  if (!o.dump_lowered_path.empty()) fmt::print("wrote the lowered graph to {}\n", o.dump_lowered_path);
+  if (!rec.repeat_ms.empty())
+    fmt::print("latency_ms median={:.3f} p90={:.3f} min={:.3f}\n", percentile(rec.repeat_ms, 0.5),
+               percentile(rec.repeat_ms, 0.9), *std::min_element(rec.repeat_ms.begin(), rec.repeat_ms.end()));
   return Status::ok();
 }
 

@@ -93,6 +93,8 @@ json run_to_json_value(const RunRecord& r) {
   j["executor"] = r.executor;
   j["fake_quant"] = {{"range", quant_range_name(r.fake_quant.range)},
                      {"rounding", rounding_name(r.fake_quant.rounding)}};
+  j["policy"] = r.policy.empty() ? json(nullptr) : json(r.policy);
+  j["notes"] = r.notes;
   json inputs = json::array();
   for (const TensorRecord& in : r.inputs) {
     json e = tensor_json(in, false);
@@ -118,6 +120,7 @@ json run_to_json_value(const RunRecord& r) {
   j["dump_dir"] = r.dump_dir.empty() ? json(nullptr) : json(r.dump_dir);
   j["save_outputs_dir"] = r.save_outputs_dir.empty() ? json(nullptr) : json(r.save_outputs_dir);
   j["wall_time_ms"] = {{"load", r.load_ms}, {"run", r.run_ms}, {"total", r.total_ms}};
+  j["repeat_ms"] = r.repeat_ms;
   return j;
 }
 

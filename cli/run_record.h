@@ -34,8 +34,10 @@ struct RunRecord {
   std::string model_path;
   int64_t opset = 0;
   size_t node_count = 0;             // of the graph that ran (fp32: after strip_qdq)
-  std::string executor;              // "ref" or "fp32"
+  std::string executor;              // "ref", "fp32", "int8" or "oracle"
   FakeQuantOptions fake_quant;
+  std::string policy;                // int8/oracle: int8_policy_describe(); "" otherwise
+  std::vector<std::string> notes;    // lowering decisions and kernel notes (run log), one line each
   std::vector<TensorRecord> inputs;  // graph input order
   std::vector<TensorRecord> tensors; // every produced tensor, execution order (with --stats / --json)
   std::vector<TensorRecord> outputs; // graph output order, always with stats
@@ -44,6 +46,8 @@ struct RunRecord {
   double load_ms = 0;                // reading and checking the model
   double run_ms = 0;                 // Executor::run, including the observer (stats, dump)
   double total_ms = 0;               // the whole command up to writing the summary
+  // --repeat N: N more runs after the first (load and first run excluded), no observer.
+  std::vector<double> repeat_ms;
 };
 
 }  // namespace qdrift::cli
