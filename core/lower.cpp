@@ -391,6 +391,23 @@ class Lowering {
       }
       default: break;
     }
+    switch (n.kind) {
+      case OpKind::QuantizeLinear:
+      case OpKind::DequantizeLinear:
+      case OpKind::QLinearConv:
+      case OpKind::ConvInteger:
+      case OpKind::QLinearMatMul:
+      case OpKind::MatMulInteger:
+      case OpKind::QLinearAdd:
+      case OpKind::QLinearGlobalAveragePool:
+      case OpKind::QGemm:
+        notes_.push_back(fmt::format(
+            "{} kept as an ONNX op (runtime quantization parameters or a form the int8 ops do not take): it runs on "
+            "the reference integer kernel",
+            src_.describe(n)));
+        break;
+      default: break;
+    }
     return keep_float(n);
   }
 

@@ -53,6 +53,7 @@ struct Options {
   fs::path qdrift = QDRIFT_BINARY;
   fs::path exclusions = QDRIFT_CONFORMANCE_EXCLUSIONS;
   std::string filter;        // regex searched in the test name
+  std::string executor = "ref";  // passed to qdrift run --executor
   int jobs = 2;
   double timeout_s = 120;    // per qdrift run
   bool verbose = false;
@@ -214,6 +215,8 @@ std::string run_data_set(const Options& opt, const fs::path& test_dir, const fs:
   }
   args.push_back("--save-outputs");
   args.push_back(out_dir.string());
+  args.push_back("--executor");
+  args.push_back(opt.executor);
   auto proc = run_process(args, work / "qdrift.log", opt.timeout_s);
   if (!proc) return proc.status().message();
   if (proc->timed_out) return fmt::format("qdrift run did not finish within {} s", opt.timeout_s);
@@ -388,6 +391,9 @@ int main(int argc, char** argv) {
   app.add_option("--qdrift", opt.qdrift, "qdrift binary to run")->capture_default_str();
   app.add_option("--exclusions", opt.exclusions, "exclusions file")->capture_default_str();
   app.add_option("--filter", opt.filter, "run only tests whose name matches this regex");
+  app.add_option("--executor", opt.executor, "executor qdrift run uses: ref, fp32, int8 or oracle")
+      ->check(CLI::IsMember({"ref", "fp32", "int8", "oracle"}))
+      ->capture_default_str();
   app.add_option("-j,--jobs", opt.jobs, "tests run in parallel")->capture_default_str();
   app.add_option("--timeout", opt.timeout_s, "seconds allowed per qdrift run")->capture_default_str();
   app.add_flag("-v,--verbose", opt.verbose, "also print passes and expected failures");
