@@ -137,6 +137,36 @@ Status check_geometry_attributes(const onnx::GraphProto& g) {
   return Status::ok();
 }
 
+// Names reach one-line messages, file names (--dump) and reports: a control character in
+// one (a newline, an escape sequence) is hostile, so refuse it before anything prints it.
+std::string printable_name(const std::string& s) {
+  std::string out;
+  for (char c : s.substr(0, 200)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  return s.size() > 200 ? out + "..." : out;
+}
+
+Status check_names(const onnx::GraphProto& g) {
+  auto check = [](const std::string& what, const std::string& name) -> Status {
+    for (char c : name)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+        return invalid_input("{} '{}' contains a control character", what, printable_name(name));
+    return Status::ok();
+  };
+  for (const auto& n : g.node()) {
+    QD_RETURN_IF_ERROR(check("node name", n.name()));
+    QD_RETURN_IF_ERROR(check("op type", n.op_type()));
+    QD_RETURN_IF_ERROR(check("domain", n.domain()));
+    for (const auto& v : n.input()) QD_RETURN_IF_ERROR(check("value name", v));
+    for (const auto& v : n.output()) QD_RETURN_IF_ERROR(check("value name", v));
+    for (const auto& a : n.attribute()) QD_RETURN_IF_ERROR(check("attribute name", a.name()));
+  }
+  for (const auto& t : g.initializer()) QD_RETURN_IF_ERROR(check("initializer name", t.name()));
+  for (const auto& v : g.input()) QD_RETURN_IF_ERROR(check("graph input name", v.name()));
+  for (const auto& v : g.output()) QD_RETURN_IF_ERROR(check("graph output name", v.name()));
+  for (const auto& v : g.value_info()) QD_RETURN_IF_ERROR(check("value_info name", v.name()));
+  return check("graph name", g.name());
+}
+
 Result<Graph> convert_model(onnx::ModelProto& model, const std::string& label, const LoadOptions& options) {
   if (!model.has_graph()) return invalid_input("not an ONNX model: no graph");
   if (model.ir_version() < 3)
@@ -155,6 +185,7 @@ Result<Graph> convert_model(onnx::ModelProto& model, const std::string& label, c
     return unsupported("default-domain opset {} is outside the supported range {}..{}", graph.opset, kMinOpset,
                        kMaxOpset);
 
+  QD_RETURN_IF_ERROR(check_names(model.graph()));
   QD_RETURN_IF_ERROR(check_geometry_attributes(model.graph()));
   if (options.run_checker) {
     try {

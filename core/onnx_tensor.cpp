@@ -16,7 +16,10 @@ void copy_field(const Field& field, Tensor& out) {
 }  // namespace
 
 Result<Tensor> tensor_from_proto(const onnx::TensorProto& proto, const Limits& limits) {
-  const std::string name = proto.name().empty() ? std::string("<unnamed>") : proto.name();
+  // The name only appears in one-line messages: no control characters, bounded length.
+  std::string name = proto.name().empty() ? std::string("<unnamed>") : proto.name().substr(0, 200);
+  for (char& c : name)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   if (proto.data_location() == onnx::TensorProto::EXTERNAL)
     return unsupported("tensor '{}': external data is not supported", name);
   if (proto.has_segment()) return unsupported("tensor '{}': segmented tensors are not supported", name);
