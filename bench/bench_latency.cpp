@@ -32,6 +32,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -76,7 +77,8 @@ double process_cpu_ms() {
 }
 
 struct Options {
-  int runs = 20;       // int8 and ORT
+  int runs = 20;       // int8 and ORT, per round
+  int rounds = 1;      // int8 and ORT alternate this many times
   int slow_runs = 3;   // ref, fp32, oracle
   int threads = 0;     // 0: omp_get_max_threads()
   uint32_t seed = 1;
@@ -95,6 +97,7 @@ std::string repro_line(const char* argv0, const Options& o) {
   const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
   std::string s = wait_policy ? fmt::format("OMP_WAIT_POLICY={} ", wait_policy) : std::string();
   s += fmt::format("{} --threads {} --runs {} --slow-runs {} --seed {}", argv0, o.threads, o.runs, o.slow_runs, o.seed);
+  if (o.rounds > 1) s += fmt::format(" --rounds {}", o.rounds);
   if (o.oracle) s += " --oracle";
   if (!o.ort) s += " --no-ort";
   if (o.profile) s += " --profile";
@@ -155,8 +158,10 @@ struct Timed {
   std::vector<std::string> notes;  // ExecOptions::log lines of kernel creation
 };
 
+// Creates the executor, runs it once untimed, then `rounds` x `runs` timed runs; between
+// rounds `after_round(round)` runs (the ONNX Runtime rounds, so both meet the same load).
 Result<Timed> time_executor(const std::string& label, const Graph& g, const KernelTable& table, const Tensor& input,
-                            int runs) {
+                            int runs, int rounds = 1, const std::function<Status(int)>& after_round = {}) {
   Timed t;
   t.label = label;
   ExecOptions options;
@@ -172,14 +177,17 @@ Result<Timed> time_executor(const std::string& label, const Graph& g, const Kern
   t.first_ms = ms_between(t0, Clock::now());
   t.output = (*first)[0];
   std::vector<double> ms, cpu;
-  for (int i = 0; i < runs; ++i) {
-    const double c0 = process_cpu_ms();
-    t0 = Clock::now();
-    auto out = ex->run(inputs);
-    const auto t1 = Clock::now();
-    cpu.push_back(process_cpu_ms() - c0);
-    if (!out) return out.status().with_context(label);
-    ms.push_back(ms_between(t0, t1));
+  for (int round = 0; round < rounds; ++round) {
+    for (int i = 0; i < runs; ++i) {
+      const double c0 = process_cpu_ms();
+      t0 = Clock::now();
+      auto out = ex->run(inputs);
+      const auto t1 = Clock::now();
+      cpu.push_back(process_cpu_ms() - c0);
+      if (!out) return out.status().with_context(label);
+      ms.push_back(ms_between(t0, t1));
+    }
+    if (after_round) QD_RETURN_IF_ERROR(after_round(round));
   }
   t.stats = stats_of(ms);
   t.cpu = stats_of(cpu);
@@ -303,6 +311,7 @@ std::string self_exe(const char* argv0) {
 
 struct OrtResult {
   std::string version;
+  std::vector<double> runs_ms, cpu_ms;  // every sample of every round
   Stats stats;
   Stats cpu;
   double first_ms = 0;
@@ -335,8 +344,10 @@ Result<OrtResult> time_ort(const Options& o, const Model& m, const std::string& 
     const auto j = nlohmann::json::parse(json_line);
     r.version = j.at("ort_version").get<std::string>();
     r.first_ms = j.at("first_ms").get<double>();
-    r.stats = stats_of(j.at("runs_ms").get<std::vector<double>>());
-    r.cpu = stats_of(j.at("cpu_ms").get<std::vector<double>>());
+    r.runs_ms = j.at("runs_ms").get<std::vector<double>>();
+    r.cpu_ms = j.at("cpu_ms").get<std::vector<double>>();
+    r.stats = stats_of(r.runs_ms);
+    r.cpu = stats_of(r.cpu_ms);
     if (j.contains("profile_ms"))
       for (const auto& [k, v] : j.at("profile_ms").items()) r.profile_ms[k] = v.get<double>();
     if (j.contains("optimized_ops")) r.optimized_ops = j.at("optimized_ops").get<std::string>();
@@ -701,17 +712,33 @@ int bench_main(const Options& o, const char* argv0) {
   };
   if (!run("ref (QDQ, ref table)", *qdq, ref_kernel_table(), o.slow_runs)) return kExitInternal;
   if (!run("fp32 (strip_qdq, ref)", fp32, ref_kernel_table(), o.slow_runs)) return kExitInternal;
-  if (!run("int8 (onednn)", low->graph, onednn_kernel_table(), o.runs)) return kExitInternal;
-  if (o.oracle && !run("int8 oracle (int table)", low->graph, int_kernel_table(), o.slow_runs)) return kExitInternal;
+  // int8 and ONNX Runtime alternate, round by round, so that both see the same load.
   std::optional<OrtResult> ort;
-  std::string ort_skipped;
-  if (o.ort) {
-    auto r = time_ort(o, m, dir, o.runs, o.profile);
-    if (r) ort = std::move(*r);
-    else ort_skipped = r.status().message();
-  } else {
-    ort_skipped = "--no-ort";
+  std::string ort_skipped = o.ort ? "" : "--no-ort";
+  auto ort_round = [&](int round) -> Status {
+    if (!o.ort || !ort_skipped.empty()) return Status::ok();
+    auto r = time_ort(o, m, dir, o.runs, o.profile && round == 0);
+    if (!r) {
+      ort_skipped = r.status().message();
+      ort.reset();
+      return Status::ok();
+    }
+    if (!ort) {
+      ort = std::move(*r);
+      return Status::ok();
+    }
+    ort->runs_ms.insert(ort->runs_ms.end(), r->runs_ms.begin(), r->runs_ms.end());
+    ort->cpu_ms.insert(ort->cpu_ms.end(), r->cpu_ms.begin(), r->cpu_ms.end());
+    ort->stats = stats_of(ort->runs_ms);
+    ort->cpu = stats_of(ort->cpu_ms);
+    return Status::ok();
+  };
+  {
+    auto r = time_executor("int8 (onednn)", low->graph, onednn_kernel_table(), m.input, o.runs, o.rounds, ort_round);
+    if (!r) return fail(r.status());
+    results.push_back(std::move(*r));
   }
+  if (o.oracle && !run("int8 oracle (int table)", low->graph, int_kernel_table(), o.slow_runs)) return kExitInternal;
 
   fmt::print("setup (excluded): kernel creation {}; first run {}\n",
              fmt::join([&] {
@@ -794,6 +821,9 @@ int main(int argc, char** argv) {
   CLI::App app{"bench_latency: qdrift's executors (ref, fp32, int8 oneDNN, integer oracle) and ONNX Runtime on a "
                "MobileNetV2 QDQ model, as ratios measured in one run"};
   app.add_option("--runs", o.runs, "timed runs of the int8 executor and ONNX Runtime")->check(CLI::Range(1, 100000));
+  app.add_option("--rounds", o.rounds,
+                 "alternate int8 and ONNX Runtime this many times (--runs each), so both meet the same load")
+      ->check(CLI::Range(1, 1000));
   app.add_option("--slow-runs", o.slow_runs, "timed runs of ref, fp32 and the oracle")->check(CLI::Range(1, 1000));
   app.add_option("--threads", o.threads, "OpenMP threads (omp_set_num_threads) and ONNX Runtime intra-op threads; "
                                          "0 = omp_get_max_threads()")
