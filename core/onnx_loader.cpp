@@ -167,6 +167,32 @@ Status check_names(const onnx::GraphProto& g) {
   return check("graph name", g.name());
 }
 
+// libonnx's conv/pool shape inference indexes the weight's dims by the input's rank and
+// crashes (SIGSEGV) when they disagree: check the ranks it will see, where the file
+// declares them (graph inputs, initializers, value_info), before it runs.
+Status check_conv_ranks(const onnx::GraphProto& g) {
+  std::unordered_map<std::string, int> rank;
+  for (const auto& v : g.input())
+    if (v.type().has_tensor_type() && v.type().tensor_type().has_shape())
+      rank[v.name()] = v.type().tensor_type().shape().dim_size();
+  for (const auto& v : g.value_info())
+    if (v.type().has_tensor_type() && v.type().tensor_type().has_shape())
+      rank[v.name()] = v.type().tensor_type().shape().dim_size();
+  for (const auto& t : g.initializer()) rank[t.name()] = t.dims_size();
+  for (const auto& n : g.node()) {
+    int w_index = -1;
+    if (n.op_type() == "Conv" || n.op_type() == "ConvInteger" || n.op_type() == "ConvTranspose") w_index = 1;
+    else if (n.op_type() == "QLinearConv") w_index = 3;
+    if (w_index < 0 || n.input_size() <= w_index) continue;
+    auto x = rank.find(n.input(0));
+    auto w = rank.find(n.input(w_index));
+    if (x != rank.end() && w != rank.end() && x->second != w->second)
+      return invalid_input("node '{}' ({}): input '{}' has rank {} and weight '{}' rank {}: they must agree",
+                           n.name(), n.op_type(), n.input(0), x->second, n.input(w_index), w->second);
+  }
+  return Status::ok();
+}
+
 Result<Graph> convert_model(onnx::ModelProto& model, const std::string& label, const LoadOptions& options) {
   if (!model.has_graph()) return invalid_input("not an ONNX model: no graph");
   if (model.ir_version() < 3)
@@ -187,6 +213,23 @@ Result<Graph> convert_model(onnx::ModelProto& model, const std::string& label, c
 
   QD_RETURN_IF_ERROR(check_names(model.graph()));
   QD_RETURN_IF_ERROR(check_geometry_attributes(model.graph()));
+  // Initializers first: their sizes are checked against their bytes before libonnx's
+  // checker and shape inference read them.
+  const onnx::GraphProto& g = model.graph();
+  graph.name = g.name();
+  if (g.sparse_initializer_size() > 0) return unsupported("sparse initializers are not supported");
+
+  std::set<std::string> available;
+  for (const auto& init : g.initializer()) {
+    if (init.name().empty()) return invalid_input("an initializer has no name");
+    if (graph.find_value(init.name()) != kNoValue)
+      return invalid_input("initializer '{}' is defined twice", init.name());
+    auto t = tensor_from_proto(init, options.limits);
+    if (!t) return t.status().with_context("initializer");
+    graph.add_initializer(init.name(), std::move(*t));
+    available.insert(init.name());
+  }
+  QD_RETURN_IF_ERROR(check_conv_ranks(g));
   if (options.run_checker) {
     try {
       onnx::checker::check_model(model);
@@ -208,20 +251,6 @@ Result<Graph> convert_model(onnx::ModelProto& model, const std::string& label, c
     }
   }
 
-  const onnx::GraphProto& g = model.graph();
-  graph.name = g.name();
-  if (g.sparse_initializer_size() > 0) return unsupported("sparse initializers are not supported");
-
-  std::set<std::string> available;
-  for (const auto& init : g.initializer()) {
-    if (init.name().empty()) return invalid_input("an initializer has no name");
-    if (graph.find_value(init.name()) != kNoValue)
-      return invalid_input("initializer '{}' is defined twice", init.name());
-    auto t = tensor_from_proto(init, options.limits);
-    if (!t) return t.status().with_context("initializer");
-    graph.add_initializer(init.name(), std::move(*t));
-    available.insert(init.name());
-  }
   for (const auto& in : g.input()) {
     ValueId id = graph.find_value(in.name());
     if (id != kNoValue) continue;  // IR < 4 lists initializers among the inputs

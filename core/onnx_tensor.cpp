@@ -57,6 +57,16 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& proto, const Limits& l
       for (auto& b : t.bytes) b = std::byte{b != std::byte{0} ? uint8_t{1} : uint8_t{0}};
     return t;
   }
+  // s8 and u8 live in int32_data: a value outside the type would wrap silently (a u8
+  // zero point 300 becoming 44), so it is an error.
+  if (*dtype == DType::s8 || *dtype == DType::u8) {
+    const int32_t lo = *dtype == DType::s8 ? -128 : 0;
+    const int32_t hi = *dtype == DType::s8 ? 127 : 255;
+    for (int i = 0; i < proto.int32_data_size(); ++i)
+      if (proto.int32_data(i) < lo || proto.int32_data(i) > hi)
+        return invalid_input("tensor '{}': value {} at index {} is outside the range of {} [{}, {}]", name,
+                             proto.int32_data(i), i, dtype_name(*dtype), lo, hi);
+  }
   switch (*dtype) {
     case DType::f32: copy_field<float>(proto.float_data(), t); break;
     case DType::s64: copy_field<int64_t>(proto.int64_data(), t); break;

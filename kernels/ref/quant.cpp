@@ -15,6 +15,7 @@
 // defined, recognisable code is more useful to someone hunting for where NaNs appear.
 // +-inf saturate to qmax / qmin like any value beyond the range.
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <type_traits>
 #include <vector>
@@ -74,6 +75,9 @@ Result<LinearParams> resolve_params(const KernelContext& ctx, const Tensor& x, i
     if (!(p.scale[i] > 0.0f) || !std::isfinite(p.scale[i]))
       return invalid_input("scale '{}' value {} at index {} is not positive and finite", input_name(ctx, 1),
                            p.scale[i], i);
+    else if (!std::isnormal(p.scale[i]))  // x / 1e-40 overflows: no quantizer means this
+      return invalid_input("scale '{}' value {} at index {} is denormal (smaller than {})", input_name(ctx, 1),
+                           p.scale[i], i, std::numeric_limits<float>::min());
 
   if (!zp) {
     p.zero_point.assign(static_cast<size_t>(count), 0);
