@@ -130,8 +130,8 @@ class Lowering {
     q.scale.assign(scale->values<float>().begin(), scale->values<float>().end());
     if (q.scale.empty()) return invalid_input("'{}': empty scale", n.name);
     for (float s : q.scale)
-      if (!(s > 0.f) || !std::isfinite(s))
-        return invalid_input("'{}': scale {} is not a positive finite number", n.name, s);
+      if (!(s > 0.f) || !std::isfinite(s) || !std::isnormal(s))
+        return invalid_input("'{}': scale {} is not a positive, finite, normal number", n.name, s);
     if (zp) {
       if (!is_int8(zp->dtype) && zp->dtype != DType::s32)
         return invalid_input("'{}': zero point type {} is not u8, s8 or s32", n.name, dtype_name(zp->dtype));
@@ -146,6 +146,22 @@ class Lowering {
       q.zero_point_type = n.kind == OpKind::DequantizeLinear && in.dtype != DType::undefined ? in.dtype : DType::u8;
     }
     q.axis = static_cast<int>(n.attr_int("axis", 1));
+    if (q.is_per_axis()) {
+      // Per-axis parameters are indexed by the input's `axis` coordinate: check the count
+      // against that dim where the shape is known (constant weights always are).
+      const Value& in = src_.value(n.input(0));
+      if (in.has_shape) {
+        const int64_t rank = static_cast<int64_t>(in.shape.size());
+        const int64_t axis = q.axis < 0 ? q.axis + rank : q.axis;
+        if (axis < 0 || axis >= rank)
+          return invalid_input("'{}': axis {} is out of range for input '{}' of rank {}", n.name, q.axis, in.name,
+                               rank);
+        const int64_t dim = in.shape[static_cast<size_t>(axis)];
+        if (dim >= 0 && dim != static_cast<int64_t>(q.scale.size()))
+          return invalid_input("'{}': {} scales, input '{}' {} has {} along axis {}", n.name, q.scale.size(), in.name,
+                               shape_str(in.shape), dim, q.axis);
+      }
+    }
     return std::optional<QuantParams>{q};
   }
 
