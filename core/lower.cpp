@@ -606,8 +606,13 @@ class Lowering {
       case OpKind::LeakyRelu:
       case OpKind::HardSwish: return true;
       case OpKind::Clip: {
-        for (size_t i = 1; i < n.inputs.size(); ++i)
-          if (n.inputs[i] != kNoValue && !constant(n.inputs[i])) return false;
+        // Bounds fuse only as constant f32 scalars; anything else stays a float Clip,
+        // whose kernel reports a malformed bound (an empty one used to be read here).
+        for (size_t i = 1; i < n.inputs.size(); ++i) {
+          if (n.inputs[i] == kNoValue) continue;
+          const Tensor* t = constant(n.inputs[i]);
+          if (!t || t->dtype != DType::f32 || t->numel() != 1) return false;
+        }
         return true;
       }
       default: return false;
