@@ -58,8 +58,9 @@ inline int32_t quantize_value(float x, float scale, int32_t zero_point, QuantGri
 }
 
 inline float dequantize_value(int32_t q, float scale, int32_t zero_point) {
-  // (q - zp) is exact in int32; one f32 multiply, as ONNX's reference computes it.
-  return static_cast<float>(q - zero_point) * scale;
+  // (q - zp) in int64: exact for u8/s8, and an s32 input far from its zero point would
+  // overflow int32 (fuzz_onnx_loader); then one f32 multiply, as ONNX's reference does.
+  return static_cast<float>(static_cast<int64_t>(q) - zero_point) * scale;
 }
 
 // True when x / scale lies within `tolerance` of a .5 tie: such elements may legitimately
