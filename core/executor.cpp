@@ -14,6 +14,18 @@ Result<Tensor*> KernelContext::allocate(size_t i, DType dtype, const Shape& shap
   return &outputs[i];
 }
 
+Status run_on_row_major_inputs(Kernel& kernel, KernelContext& ctx) {
+  std::vector<Tensor> copies(ctx.inputs.size());
+  std::vector<const Tensor*> ptrs(ctx.inputs.begin(), ctx.inputs.end());
+  for (size_t i = 0; i < ptrs.size(); ++i)
+    if (ptrs[i] && ptrs[i]->layout != Layout::row_major) {
+      copies[i] = to_row_major(*ptrs[i]);
+      ptrs[i] = &copies[i];
+    }
+  KernelContext row_major{ctx.graph, ctx.node, ctx.options, ptrs, ctx.outputs};
+  return kernel.run(row_major);
+}
+
 std::vector<std::string> Executor::unsupported_nodes(const Graph& graph, const KernelTable& table) {
   std::vector<std::string> missing;
   for (const Node& n : graph.nodes)
@@ -63,6 +75,8 @@ namespace {
 // our bug, reported as an internal error rather than passed on silently.
 Status check_output(const Graph& g, const Node& n, const Value& v, const Tensor& t) {
   if (t.empty()) return internal_error("{}: kernel produced no tensor for output '{}'", g.describe(n), v.name);
+  if (t.layout == Layout::channels_last && (t.rank() < 3 || t.rank() > 5))
+    return internal_error("{}: output '{}' of rank {} is labelled channels-last", g.describe(n), v.name, t.rank());
   if (v.dtype != DType::undefined && v.dtype != t.dtype)
     return internal_error("{}: output '{}' has dtype {}, the graph declares {}", g.describe(n), v.name,
                           dtype_name(t.dtype), dtype_name(v.dtype));
@@ -85,6 +99,14 @@ Result<std::vector<Tensor>> Executor::run(std::span<const Tensor> inputs, const 
   // Live tensors by value id; initializers are read from the graph in place.
   std::vector<Tensor> live(g.values.size());
   std::vector<const Tensor*> slot(g.values.size(), nullptr);
+  // Row-major copies of channels-last live tensors, made on first need, freed with them.
+  std::vector<Tensor> row_major(g.values.size());
+  auto logical = [&](size_t idx) -> const Tensor* {
+    const Tensor* t = slot[idx];
+    if (!t || t->layout == Layout::row_major) return t;
+    if (row_major[idx].empty()) row_major[idx] = to_row_major(*t);
+    return &row_major[idx];
+  };
   for (size_t i = 0; i < g.values.size(); ++i)
     if (g.values[i].initializer) slot[i] = &*g.values[i].initializer;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -96,11 +118,20 @@ Result<std::vector<Tensor>> Executor::run(std::span<const Tensor> inputs, const 
   std::vector<Tensor> outs;
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
     const Node& node = g.nodes[ni];
+    Kernel& kernel = *kernels_[ni];
     in_ptrs.clear();
-    for (ValueId in : node.inputs) in_ptrs.push_back(in == kNoValue ? nullptr : slot[static_cast<size_t>(in)]);
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const ValueId in = node.inputs[i];
+      if (in == kNoValue) {
+        in_ptrs.push_back(nullptr);
+        continue;
+      }
+      const auto idx = static_cast<size_t>(in);
+      in_ptrs.push_back(kernel.reads_channels_last(i) ? slot[idx] : logical(idx));
+    }
     outs.assign(node.outputs.size(), Tensor{});
     KernelContext ctx{g, node, options_, in_ptrs, outs};
-    Status s = kernels_[ni]->run(ctx);
+    Status s = kernel.run(ctx);
     if (!s) return s.with_context(g.describe(node));
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       const ValueId out = node.outputs[o];
@@ -109,7 +140,7 @@ Result<std::vector<Tensor>> Executor::run(std::span<const Tensor> inputs, const 
       QD_RETURN_IF_ERROR(check_output(g, node, v, outs[o]));
       live[static_cast<size_t>(out)] = std::move(outs[o]);
       slot[static_cast<size_t>(out)] = &live[static_cast<size_t>(out)];
-      if (observer) observer(node, o, v, live[static_cast<size_t>(out)]);
+      if (observer) observer(node, o, v, *logical(static_cast<size_t>(out)));
     }
     // Free what no later node reads (graph outputs have last_use INT32_MAX).
     for (ValueId in : node.inputs) {
@@ -117,19 +148,21 @@ Result<std::vector<Tensor>> Executor::run(std::span<const Tensor> inputs, const 
       const auto idx = static_cast<size_t>(in);
       if (last_use_[idx] == static_cast<int32_t>(ni) && !g.values[idx].initializer) {
         live[idx] = Tensor{};
+        row_major[idx] = Tensor{};
         if (g.values[idx].producer != kNoNode) slot[idx] = nullptr;
       }
     }
     for (ValueId out : node.outputs)  // outputs nobody reads
       if (out != kNoValue && last_use_[static_cast<size_t>(out)] == -1) {
         live[static_cast<size_t>(out)] = Tensor{};
+        row_major[static_cast<size_t>(out)] = Tensor{};
         slot[static_cast<size_t>(out)] = nullptr;
       }
   }
   std::vector<Tensor> result;
   result.reserve(g.outputs.size());
   for (ValueId out : g.outputs) {
-    const Tensor* t = slot[static_cast<size_t>(out)];
+    const Tensor* t = logical(static_cast<size_t>(out));
     if (!t) return internal_error("graph output '{}' was not computed", g.value(out).name);
     result.push_back(*t);  // a graph output may also be an input or initializer: copy
   }

@@ -10,6 +10,12 @@
 // "unsupported op" error listing every such node at once; there is no fallback.
 // Tensors are freed after their last consumer ran (graph outputs are kept), so memory
 // follows the largest live set, not the layer count.
+//
+// Layouts (Tensor::layout): a kernel may produce a channels-last tensor (the oneDNN int8
+// kernels do, so that consecutive oneDNN ops need no reorders). Only kernels that say so
+// (Kernel::reads_channels_last) receive one; every other kernel, every observer and the
+// graph outputs get a row-major copy, made once per tensor and only when someone needs it.
+// A run without observers whose oneDNN ops feed each other therefore converts nothing.
 #pragma once
 
 #include <array>
@@ -56,7 +62,14 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   [[nodiscard]] virtual Status run(KernelContext& ctx) = 0;
+  // True when run() reads input i in either layout (Tensor::layout). Kernels answering
+  // false (the default) are given row-major tensors only.
+  virtual bool reads_channels_last(size_t input) const { return false; }
 };
+
+// Runs `kernel` on row-major copies of the channels-last inputs of `ctx` (for a kernel that
+// reads channels-last inputs itself but hands some runs to a kernel that does not).
+[[nodiscard]] Status run_on_row_major_inputs(Kernel& kernel, KernelContext& ctx);
 
 // Builds the kernel for one node: parses and checks attributes and constant inputs once.
 using KernelFactory = Result<std::unique_ptr<Kernel>> (*)(const Graph&, const Node&, const ExecOptions&);

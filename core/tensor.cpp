@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <limits>
 
 #include <fmt/format.h>
@@ -60,6 +61,85 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
   t.shape = std::move(shape);
   t.bytes.assign(static_cast<size_t>(shape_numel(t.shape)) * dtype_size(dtype), std::byte{0});
   return t;
+}
+
+Tensor Tensor::uninitialized(DType dtype, Shape shape) {
+  QD_ASSERT(dtype != DType::undefined);
+  QD_ASSERT(shape_is_known(shape));
+  Tensor t;
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.bytes.resize(static_cast<size_t>(shape_numel(t.shape)) * dtype_size(dtype));  // default-init: no zeroing
+  return t;
+}
+
+bool layouts_share_bytes(const Shape& shape) {
+  if (shape.size() < 3) return true;
+  return shape[1] == 1 || shape_numel(Shape(shape.begin() + 2, shape.end())) == 1;
+}
+
+namespace {
+
+// [N, C, S] <-> [N, S, C] for elements of type E (a plain integer of the element's size).
+template <typename E>
+void transpose_cs(const std::byte* src, std::byte* dst, int64_t n, int64_t c, int64_t s, bool to_channels_last) {
+  const E* in = reinterpret_cast<const E*>(src);
+  E* out = reinterpret_cast<E*>(dst);
+  // Tiles of 16 x 16 keep both sides in cache on the large early layers.
+  constexpr int64_t kTile = 16;
+  for (int64_t b = 0; b < n; ++b) {
+    const E* ib = in + b * c * s;
+    E* ob = out + b * c * s;
+    for (int64_t c0 = 0; c0 < c; c0 += kTile)
+      for (int64_t s0 = 0; s0 < s; s0 += kTile) {
+        const int64_t c1 = std::min(c, c0 + kTile), s1 = std::min(s, s0 + kTile);
+        if (to_channels_last) {
+          for (int64_t si = s0; si < s1; ++si)
+            for (int64_t ci = c0; ci < c1; ++ci) ob[si * c + ci] = ib[ci * s + si];
+        } else {
+          for (int64_t ci = c0; ci < c1; ++ci)
+            for (int64_t si = s0; si < s1; ++si) ob[ci * s + si] = ib[si * c + ci];
+        }
+      }
+  }
+}
+
+Tensor convert_layout(const Tensor& t, Layout to) {
+  Tensor out;
+  out.dtype = t.dtype;
+  out.shape = t.shape;
+  out.quant = t.quant;
+  out.layout = to;
+  out.bytes.resize(t.bytes.size());
+  const int64_t n = t.shape[0], c = t.shape[1], s = shape_numel(Shape(t.shape.begin() + 2, t.shape.end()));
+  const bool to_cl = to == Layout::channels_last;
+  switch (dtype_size(t.dtype)) {
+    case 1: transpose_cs<uint8_t>(t.bytes.data(), out.bytes.data(), n, c, s, to_cl); break;
+    case 2: transpose_cs<uint16_t>(t.bytes.data(), out.bytes.data(), n, c, s, to_cl); break;
+    case 4: transpose_cs<uint32_t>(t.bytes.data(), out.bytes.data(), n, c, s, to_cl); break;
+    case 8: transpose_cs<uint64_t>(t.bytes.data(), out.bytes.data(), n, c, s, to_cl); break;
+    default: QD_ASSERT(false && "element size");
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor to_row_major(const Tensor& t) {
+  if (t.layout == Layout::row_major) return t;
+  QD_ASSERT(t.rank() >= 3 && t.rank() <= 5);
+  if (layouts_share_bytes(t.shape)) {
+    Tensor out = t;
+    out.layout = Layout::row_major;
+    return out;
+  }
+  return convert_layout(t, Layout::row_major);
+}
+
+Tensor to_channels_last(const Tensor& t) {
+  if (t.layout == Layout::channels_last || layouts_share_bytes(t.shape)) return t;
+  QD_ASSERT(t.rank() >= 3 && t.rank() <= 5);
+  return convert_layout(t, Layout::channels_last);
 }
 
 double Tensor::value_as_double(int64_t i) const {

@@ -6,6 +6,12 @@
 // which is the contract's formula with scale = 1/s_y (Quantize), s_x (Dequantize, no
 // rounding) or s_x/s_y (Requantize). Its zero points are per tensor only: per-axis zero
 // points send the node to the integer oracle.
+//
+// Layout: per-tensor Quantize and Requantize are elementwise, so they read a channels-last
+// input (a QConv's output) as it is and leave their output in the same layout. Dequantize
+// feeds float reference kernels, which read row-major: the executor converts its int8
+// input (1 byte per element) rather than its f32 output (4). Per-axis reorders index
+// channels in row-major order and read row-major inputs only.
 #include "kernels/onednn/onednn_kernels.h"
 
 #include <mutex>
@@ -111,9 +117,13 @@ class ReorderKernel final : public Kernel {
       return run_on_oracle(g, n, options, fmt::format("per-axis zero points of '{}' (oneDNN reorders take one)", x.name));
     if (n.kind != OpKind::Dequantize && !common_zero_point(y))
       return run_on_oracle(g, n, options, fmt::format("per-axis zero points of '{}' (oneDNN reorders take one)", y.name));
+    const bool per_axis = (x.quant && x.quant->is_per_axis()) || (y.quant && y.quant->is_per_axis());
+    k->elementwise_ = n.kind != OpKind::Dequantize && !per_axis;
     if (known_shape(x)) QD_RETURN_IF_ERROR(k->prepare(g, n, x.shape));
     return std::unique_ptr<Kernel>(std::move(k));
   }
+
+  bool reads_channels_last(size_t input) const override { return input == 0 && elementwise_; }
 
   Status run(KernelContext& ctx) override {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -121,6 +131,7 @@ class ReorderKernel final : public Kernel {
     if (x.dtype != in_) return internal_error("input has dtype {}, expected {}", dtype_name(x.dtype), dtype_name(in_));
     QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, out_, x.shape));
     if (out_ != DType::f32) y->quant = ctx.graph.value(ctx.node.outputs[0]).quant;
+    y->layout = x.layout;  // per-tensor over [numel]: the order of the bytes does not matter
     if (x.numel() == 0) return Status::ok();
     if (!prim_ || shape_ != x.shape) QD_RETURN_IF_ERROR(prepare(ctx.graph, ctx.node, x.shape));
     try {
@@ -182,6 +193,7 @@ class ReorderKernel final : public Kernel {
 
   DType in_ = DType::undefined;
   DType out_ = DType::undefined;
+  bool elementwise_ = false;  // per-tensor Quantize/Requantize: any layout in, the same out
   std::mutex mutex_;  // run() rebinds the memories' handles
   Shape shape_;       // input shape prim_ was built for
   dnnl::memory src_, dst_;  // bound to prim_; their handles are set per run

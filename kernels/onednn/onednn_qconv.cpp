@@ -1,12 +1,15 @@
 // onednn_qconv.cpp: QConv as oneDNN convolution_forward and QMatMul as oneDNN matmul.
 //
-// Layout: the executor's tensors are row-major NCHW (what every observer and the diff
-// read), while oneDNN's int8 conv wants channels-last activations (with nchw it falls back
-// to ref_int8, thousands of times slower). Each QConv therefore owns, made once:
-//   src:  reorder x (nchw) -> nhwc buffer      skipped when C == 1 or H*W == 1 (same bytes)
-//   sum:  reorder sum (nchw) -> the dst buffer  (oneDNN's sum post-op reads dst in place)
-//   conv: nhwc -> nhwc buffer, weights reordered once into pd.weights_desc()
-//   dst:  reorder nhwc buffer -> y (nchw)       skipped when M == 1 or H*W == 1
+// Layout: oneDNN's int8 conv wants channels-last activations (with nchw it falls back to
+// ref_int8, thousands of times slower). A QConv reads x and the sum input in either layout
+// (Tensor::layout) and writes y channels-last, so a chain of QConvs (and the per-tensor
+// Quantize/Requantize reorders between them) runs without a single layout reorder; the
+// executor converts y to row-major only for a kernel, an observer or a graph output that
+// needs it. Per node, made once:
+//   src:  x's own bytes when channels-last (or when C == 1 or H*W == 1: the same bytes);
+//         else reorder x (nchw) -> a channels-last buffer, allocated at the first such run
+//   sum:  reorder sum (nhwc or nchw) -> the dst buffer (oneDNN's sum post-op reads dst in place)
+//   conv: nhwc -> y's own bytes (nhwc), weights reordered once into pd.weights_desc()
 // QMatMul works on row-major [rows, K] x [K, N] directly: no activation reorders.
 //
 // Not taken by oneDNN (each node then runs on the integer oracle, with a note to the log):
@@ -231,13 +234,14 @@ struct Plan {
   BoundPrimitive main;  // conv or matmul with every argument bound
   dnnl::memory weights, bias;             // weights in pd.weights_desc(), reordered once
   dnnl::memory zp_src, zp_wei, zp_dst;    // one s32 each
-  dnnl::memory src, dst;                  // what `main` reads and writes
-  bool x_is_src = false;                  // src is x's own bytes (same layout): no reorder
-  bool y_is_dst = false;                  // dst is y's own bytes
-  dnnl::memory x_user, y_user;            // row-major views of x and y (handles set per run)
-  BoundPrimitive to_src, from_dst;        // x_user -> src, dst -> y_user (when the layouts differ)
-  dnnl::memory sum_user, sum_view;        // the sum input, and dst's buffer seen with the sum's dtype
-  BoundPrimitive sum_to_dst;              // sum_user -> sum_view
+  dnnl::memory src, dst;                  // what `main` reads and writes (handles set per run)
+  bool x_shared = false;                  // x's row-major bytes are src's bytes: never reordered
+  Layout y_layout = Layout::row_major;    // how `main` leaves y's bytes
+  dnnl::memory x_user, src_buf;           // row-major x, and the channels-last buffer it goes to
+  ByteBuffer src_storage;                 // src_buf's bytes, allocated at the first row-major x
+  BoundPrimitive to_src;                  // x_user -> src_buf
+  dnnl::memory sum_plain, sum_cl, sum_view;  // the sum input in each layout; dst seen with its dtype
+  BoundPrimitive sum_from_plain, sum_from_cl;  // -> sum_view
   std::string impl;                       // pd.impl_info_str()
 };
 
@@ -247,7 +251,7 @@ class Int8Kernel : public Kernel {
  public:
   Status run(KernelContext& ctx) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (oracle_) return oracle_->run(ctx);
+    if (oracle_) return run_on_row_major_inputs(*oracle_, ctx);
     const Tensor& x = *ctx.input(0);
     if (x.dtype != spec_.x_dtype)
       return internal_error("input has dtype {}, expected {}", dtype_name(x.dtype), dtype_name(spec_.x_dtype));
@@ -255,11 +259,11 @@ class Int8Kernel : public Kernel {
       if (!empty_) {
         QD_ASSIGN_OR_RETURN(empty_, oracle_factory(ctx.graph, ctx.node, ctx.options));
       }
-      return empty_->run(ctx);
+      return run_on_row_major_inputs(*empty_, ctx);
     }
     if (!plan_ || plan_->x_shape != x.shape) {
       QD_RETURN_IF_ERROR(prepare(ctx.graph, ctx.node, ctx.options, x.shape));
-      if (oracle_) return oracle_->run(ctx);
+      if (oracle_) return run_on_row_major_inputs(*oracle_, ctx);
     }
     Plan& p = *plan_;
     const Tensor* sum = spec_.has_sum ? ctx.input(3) : nullptr;
@@ -269,28 +273,36 @@ class Int8Kernel : public Kernel {
     if (spec_.bias_runtime && (!bias || bias->dtype != spec_.bias_dtype || bias->numel() != channels_))
       return internal_error("bias must be {} with {} values", dtype_name(spec_.bias_dtype), channels_);
     QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, spec_.y_dtype, p.y_shape));
+    y->layout = p.y_layout;
     if (spec_.y_dtype != DType::f32) y->quant = ctx.graph.value(ctx.node.outputs[0]).quant;
     try {
       dnnl::stream& strm = runtime().stream;
       void* x_data = const_cast<std::byte*>(x.bytes.data());  // oneDNN only reads it
-      if (p.x_is_src) {
+      if (p.x_shared || x.layout == Layout::channels_last) {
         p.src.set_data_handle(x_data);
       } else {
+        if (p.src_storage.empty()) {
+          p.src_storage.resize(p.src_buf.get_desc().get_size());
+          p.src_buf.set_data_handle(p.src_storage.data());
+        }
         p.x_user.set_data_handle(x_data);
         p.to_src.execute(strm);
+        p.src.set_data_handle(p.src_storage.data());
       }
-      if (p.y_is_dst) p.dst.set_data_handle(y->bytes.data());
+      p.dst.set_data_handle(y->bytes.data());
       if (sum) {  // oneDNN's sum post-op accumulates onto what dst holds
-        p.sum_user.set_data_handle(const_cast<std::byte*>(sum->bytes.data()));
-        p.sum_view.set_data_handle(p.dst.get_data_handle());
-        p.sum_to_dst.execute(strm);
+        void* sum_data = const_cast<std::byte*>(sum->bytes.data());
+        p.sum_view.set_data_handle(y->bytes.data());
+        if (sum->layout == Layout::channels_last || layouts_share_bytes(sum->shape)) {
+          p.sum_cl.set_data_handle(sum_data);
+          p.sum_from_cl.execute(strm);
+        } else {
+          p.sum_plain.set_data_handle(sum_data);
+          p.sum_from_plain.execute(strm);
+        }
       }
       if (bias) p.bias.set_data_handle(const_cast<std::byte*>(bias->bytes.data()));
       p.main.execute(strm);
-      if (!p.y_is_dst) {
-        p.y_user.set_data_handle(y->bytes.data());
-        p.from_dst.execute(strm);
-      }
       strm.wait();
     } catch (const dnnl::error& e) {
       return dnnl_status(e, ctx.node.op_type);
@@ -321,7 +333,8 @@ class Int8Kernel : public Kernel {
   virtual Result<Plan> build(const Graph& g, const Node& n, const ExecOptions& options, const Shape& x_shape) = 0;
   virtual KernelPtr oracle_factory(const Graph& g, const Node& n, const ExecOptions& options) const = 0;
 
-  // Bias, zero points and the sum copy, once `p.dst` exists; `y_plain` is y's row-major desc.
+  // Bias, zero points and the sum copies, once `p.dst` exists; `y_plain` is y's row-major
+  // tag, `dst_tag` the primitive's (channels-last for conv, the same for matmul).
   void finish_plan(Plan& p, const dnnl::memory::desc& bias_md, const dnnl::memory::dims& y_dims,
                    dnnl::memory::format_tag y_plain, dnnl::memory::format_tag dst_tag) const {
     if (spec_.bias) {
@@ -334,12 +347,17 @@ class Int8Kernel : public Kernel {
     p.zp_wei = s32_scalar(spec_.zp_w);
     p.zp_dst = s32_scalar(spec_.zp_y);
     if (spec_.has_sum) {
-      const dnnl::memory::desc user_md(y_dims, to_dnnl(spec_.sum_dtype), y_plain);
+      const Runtime& rt = runtime();
+      const dnnl::memory::desc plain_md(y_dims, to_dnnl(spec_.sum_dtype), y_plain);
+      const dnnl::memory::desc cl_md(y_dims, to_dnnl(spec_.sum_dtype), dst_tag);
       const dnnl::memory::desc view_md(y_dims, spec_.sum_view, dst_tag);
-      p.sum_user = unbound_memory(user_md);
+      p.sum_plain = unbound_memory(plain_md);
+      p.sum_cl = unbound_memory(cl_md);
       p.sum_view = unbound_memory(view_md);
-      p.sum_to_dst = BoundPrimitive(dnnl::reorder(dnnl::reorder::primitive_desc(runtime().engine, user_md, runtime().engine, view_md)),
-                                    {{DNNL_ARG_FROM, &p.sum_user}, {DNNL_ARG_TO, &p.sum_view}});
+      p.sum_from_plain = BoundPrimitive(dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, plain_md, rt.engine, view_md)),
+                                        {{DNNL_ARG_FROM, &p.sum_plain}, {DNNL_ARG_TO, &p.sum_view}});
+      p.sum_from_cl = BoundPrimitive(dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, cl_md, rt.engine, view_md)),
+                                     {{DNNL_ARG_FROM, &p.sum_cl}, {DNNL_ARG_TO, &p.sum_view}});
     }
   }
 
@@ -379,6 +397,7 @@ class QConvKernel final : public Int8Kernel {
   QConvKernel(Int8OpSpec spec, ConvAttrs attrs) : Int8Kernel(std::move(spec), 0), attrs_(std::move(attrs)) {
     channels_ = spec_.w_shape[0];
   }
+  bool reads_channels_last(size_t input) const override { return input == 0 || input == 3; }
 
  protected:
   KernelPtr oracle_factory(const Graph& g, const Node& n, const ExecOptions& options) const override {
@@ -454,28 +473,17 @@ class QConvKernel final : public Int8Kernel {
     dense_weights_.clear();
     dense_weights_.shrink_to_fit();
 
-    // Activations: row-major NCHW tensors around the channels-last primitive.
-    const int64_t spatial = shape_numel(Shape(x_shape.begin() + 2, x_shape.end()));
-    const int64_t out_spatial = shape_numel(Shape(p.y_shape.begin() + 2, p.y_shape.end()));
-    p.x_is_src = geo.in_channels == 1 || spatial == 1;
-    p.y_is_dst = geo.out_channels == 1 || out_spatial == 1;
-    if (p.x_is_src) {
-      p.src = unbound_memory(src_md);
-    } else {
+    // Activations: x in either layout, y channels-last (row-major when the bytes are the same).
+    p.x_shared = layouts_share_bytes(x_shape);
+    p.y_layout = layouts_share_bytes(p.y_shape) ? Layout::row_major : Layout::channels_last;
+    p.src = unbound_memory(src_md);
+    p.dst = unbound_memory(dst_md);
+    if (!p.x_shared) {
       const dnnl::memory::desc x_md(x_dims, to_dnnl(spec_.x_dtype), plain);
       p.x_user = unbound_memory(x_md);
-      p.src = dnnl::memory(src_md, rt.engine);
+      p.src_buf = unbound_memory(src_md);
       p.to_src = BoundPrimitive(dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, x_md, rt.engine, src_md)),
-                                {{DNNL_ARG_FROM, &p.x_user}, {DNNL_ARG_TO, &p.src}});
-    }
-    if (p.y_is_dst) {
-      p.dst = unbound_memory(dst_md);
-    } else {
-      const dnnl::memory::desc y_md(y_dims, to_dnnl(spec_.y_dtype), plain);
-      p.y_user = unbound_memory(y_md);
-      p.dst = dnnl::memory(dst_md, rt.engine);
-      p.from_dst = BoundPrimitive(dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, dst_md, rt.engine, y_md)),
-                                  {{DNNL_ARG_FROM, &p.dst}, {DNNL_ARG_TO, &p.y_user}});
+                                {{DNNL_ARG_FROM, &p.x_user}, {DNNL_ARG_TO, &p.src_buf}});
     }
     finish_plan(p, bias_md, y_dims, plain, cl);
     bind_main(p, dnnl::convolution_forward(pd));
@@ -533,7 +541,7 @@ class QMatMulKernel final : public Int8Kernel {
     const dnnl::matmul::primitive_desc pd(d, make_attr(spec_), runtime().engine);
     p.impl = pd.impl_info_str();
     p.weights = reorder_weights(spec_.weights, {kk, nn}, pd.weights_desc());
-    p.x_is_src = p.y_is_dst = true;  // row-major [rows, K] and [rows, N] are the tensors' own layout
+    p.x_shared = true;  // row-major [rows, K] and [rows, N] are the tensors' own layout
     p.src = unbound_memory(src_md);
     p.dst = unbound_memory(dst_md);
     finish_plan(p, bias_md, {rows, nn}, tag::ab, tag::ab);

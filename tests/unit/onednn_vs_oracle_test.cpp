@@ -595,6 +595,116 @@ TEST(ReordersVsOracle, QuantizeDequantizeRequantize) {
               static_cast<long long>(total), HasFailure() ? " (NOT)" : "");
 }
 
+// Layout conversions against the closed-form index maps: row-major element (n, c, s) sits
+// at (n*C + c)*S + s, channels-last element at (n*S + s)*C + c.
+TEST(Layout, ConversionsFollowTheIndexMaps) {
+  for (const Shape& shape : {Shape{2, 3, 5, 7}, Shape{1, 13, 127}, Shape{3, 17, 2, 3, 5}, Shape{1, 1, 4, 4},
+                             Shape{2, 9, 1, 1}}) {
+    for (DType t : {DType::u8, DType::f32}) {
+      Tensor rm = Tensor::zeros(t, shape);
+      const int64_t n = shape[0], c = shape[1], s = rm.numel() / (n * c);
+      for (int64_t i = 0; i < rm.numel(); ++i) {
+        if (t == DType::u8) rm.data<uint8_t>()[i] = static_cast<uint8_t>(i * 7 + 3);
+        else rm.data<float>()[i] = static_cast<float>(i) * 0.5f - 11.f;
+      }
+      const Tensor cl = to_channels_last(rm);
+      const bool shared = c == 1 || s == 1;
+      EXPECT_EQ(cl.layout, shared ? Layout::row_major : Layout::channels_last) << shape_str(shape);
+      EXPECT_EQ(cl.shape, shape);
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t ch = 0; ch < c; ++ch)
+          for (int64_t sp = 0; sp < s; ++sp) {
+            const int64_t src = (b * c + ch) * s + sp, dst = shared ? src : (b * s + sp) * c + ch;
+            ASSERT_EQ(cl.value_as_double(dst), rm.value_as_double(src)) << shape_str(shape) << " " << b << "," << ch << "," << sp;
+          }
+      const Tensor back = to_row_major(cl);
+      EXPECT_EQ(back.layout, Layout::row_major);
+      EXPECT_EQ(back.bytes, rm.bytes) << shape_str(shape);
+    }
+  }
+}
+
+// Channels-last tensors from QConv flowing into every kind of consumer: reference kernels
+// (MaxPool, Transpose, Flatten, Concat, Dequantize's float reader), a per-axis Requantize,
+// a per-tensor Requantize (which keeps the layout), a QConv with a channels-last sum, a
+// QMatMul after a Flatten, and a QConv output that is a graph output. Every tensor the
+// observer sees and every graph output must equal the oracle's (which is row-major only);
+// a run without an observer must return the same outputs.
+TEST(LayoutVsOracle, ChannelsLastIntoEveryConsumer) {
+  Rand r(4242);
+  const bool full = vnni();
+  LoweredGraphBuilder b;
+  const Shape xs{1, 13, 9, 11};
+  const ValueId x = b.input("x", DType::u8, xs, per_tensor(0.05f, 120, DType::u8));
+  const Tensor xt = r.codes(DType::u8, xs);
+  auto conv = [&](const std::string& name, ValueId in, int64_t c_in, int64_t m, int64_t k, ValueId sum_in, DType out,
+                  std::vector<PostOp> post, int32_t zp_out) {
+    const ValueId w = b.constant(name + ".w", r.weights(DType::s8, {m, c_in, k, k}, full), per_tensor(0.01f, 0, DType::s8));
+    const ValueId bias = b.constant(name + ".b", r.codes(DType::s32, {m}));
+    LoweredParams p;
+    p.output_scales = make_scales(r, m, c_in * k * k, DType::u8, DType::s8, true, 40.f, full);
+    p.post_ops = std::move(post);
+    const ValueId y = b.value(name + ".y", out, per_tensor(0.1f, zp_out, out));
+    Node& n = b.int8_op(OpKind::QConv, name, in, w, bias, sum_in, y, p);
+    n.attrs["kernel_shape"] = std::vector<int64_t>{k, k};
+    n.attrs["pads"] = std::vector<int64_t>(4, (k - 1) / 2);
+    return y;
+  };
+  const ValueId y1 = conv("conv1", x, 13, 16, 3, kNoValue, DType::u8, {relu()}, 0);  // row-major x -> channels-last y1
+  const ValueId mp = b.value("maxpool.y", DType::u8, per_tensor(0.1f, 0, DType::u8));
+  Node& pool = b.node(OpKind::MaxPool, "maxpool", {y1}, {mp});
+  pool.attrs["kernel_shape"] = std::vector<int64_t>{2, 2};
+  pool.attrs["strides"] = std::vector<int64_t>{2, 2};
+  const ValueId y2 = conv("conv2", mp, 16, 8, 1, kNoValue, DType::s8, {}, -3);  // [1,8,4,5]
+  std::vector<float> sr;
+  for (int c = 0; c < 8; ++c) sr.push_back(r.uniform_f(0.05f, 0.2f));
+  const ValueId rq_axis = b.value("rq_axis", DType::u8, per_channel(sr, std::vector<int32_t>(8, 128), DType::u8, 1));
+  b.node(OpKind::Requantize, "requantize_axis", {y2}, {rq_axis});
+  const ValueId rq1 = b.value("rq1", DType::u8, per_tensor(0.13f, 10, DType::u8));
+  b.node(OpKind::Requantize, "requantize_tensor", {y1}, {rq1});  // stays channels-last
+  const ValueId tr = b.value("transpose.y", DType::u8, per_tensor(0.13f, 10, DType::u8));
+  b.node(OpKind::Transpose, "transpose", {rq1}, {tr}).attrs["perm"] = std::vector<int64_t>{0, 2, 3, 1};
+  const PostOp sum_rq1{PostOpKind::sum, 0.6f, 10.f};  // beta: rq1's zero point
+  const ValueId y3 = conv("conv3", y1, 16, 16, 3, rq1, DType::u8, {sum_rq1, relu()}, 4);  // channels-last x and sum
+  const ValueId fl = b.value("flatten.y", DType::s8, per_tensor(0.1f, -3, DType::s8));
+  b.node(OpKind::Flatten, "flatten", {y2}, {fl}).attrs["axis"] = int64_t{1};
+  const ValueId mw = b.constant("mm.w", r.weights(DType::s8, {160, 7}, full), per_tensor(0.01f, 0, DType::s8));
+  LoweredParams mp_params;
+  mp_params.output_scales = make_scales(r, 7, 160, DType::s8, DType::s8, true, 40.f, full);
+  const ValueId mm = b.value("mm.y", DType::u8, per_tensor(0.1f, 100, DType::u8));
+  b.int8_op(OpKind::QMatMul, "matmul", fl, mw, kNoValue, kNoValue, mm, mp_params);
+  const ValueId cat = b.value("concat.y", DType::u8, per_tensor(0.1f, 0, DType::u8));
+  b.node(OpKind::Concat, "concat", {y3, y1}, {cat}).attrs["axis"] = int64_t{1};
+  const ValueId dq = b.value("dequantize.y", DType::f32);
+  b.node(OpKind::Dequantize, "dequantize", {y3}, {dq});
+  for (ValueId o : {y1, rq_axis, tr, mm, cat, dq, y3}) b.output(o);
+
+  const RunResult dn = run_table(b.graph, onednn_kernel_table(), {xt});
+  const RunResult ora = run_table(b.graph, int_kernel_table(), {xt});
+  EXPECT_TRUE(dn.log.empty()) << joined(dn.log);
+  EXPECT_EQ(dn.tensors.size(), 11u);
+  const int64_t n = expect_bit_identical(dn, ora, "layouts");
+  g_total_compared += n;
+
+  // Without an observer nothing is converted but the graph outputs.
+  auto ex = Executor::create(b.graph, onednn_kernel_table());
+  ASSERT_TRUE(ex.has_value()) << ex.status().message();
+  for (int run = 0; run < 2; ++run) {  // the second run reuses every plan
+    auto out = ex->run(std::vector<Tensor>{xt});
+    ASSERT_TRUE(out.has_value()) << out.status().message();
+    ASSERT_EQ(out->size(), b.graph.outputs.size());
+    for (size_t i = 0; i < out->size(); ++i) {
+      const std::string& name = b.graph.value(b.graph.outputs[i]).name;
+      const Tensor& t = (*out)[i];
+      EXPECT_EQ(t.layout, Layout::row_major) << name;
+      EXPECT_EQ(t.shape, ora.tensors.at(name).shape) << name;
+      EXPECT_TRUE(t.bytes == ora.tensors.at(name).bytes) << name << " (run " << run << ", no observer)";
+    }
+  }
+  std::printf("[ layout   ] %-56s %8lld elements bit-identical%s\n", "channels-last into every consumer",
+              static_cast<long long>(n), HasFailure() ? " (NOT)" : "");
+}
+
 // Without VNNI the oracle must see oneDNN's kernel effects on full-range data; with VNNI
 // there are none (the bit-exact cases above use full-range data then).
 TEST(KernelDrift, NonVnniKernelDriftIsVisible) {

@@ -189,7 +189,7 @@ TEST_F(TensorIoTest, HandWrittenNpyKnownValues) {
                            std::string("\x00\x01\x07", 3))));
     ASSERT_TRUE(b) << b.status().message();
     ASSERT_EQ(b->dtype, DType::boolean);
-    EXPECT_EQ(b->bytes, (std::vector<std::byte>{std::byte{0}, std::byte{1}, std::byte{1}}));
+    EXPECT_EQ(b->bytes, (ByteBuffer{std::byte{0}, std::byte{1}, std::byte{1}}));
   }
 
   // int8 / uint8 / int32 with their extremes.
