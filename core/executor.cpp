@@ -4,13 +4,26 @@
 
 namespace qdrift {
 
-Result<Tensor*> KernelContext::allocate(size_t i, DType dtype, const Shape& shape) {
-  QD_ASSERT(i < outputs.size());
+namespace {
+Status check_output_size(const ExecOptions& options, DType dtype, const Shape& shape) {
   if (static_cast<int>(shape.size()) > options.limits.max_rank)
     return invalid_input("output rank {} exceeds the limit {}", shape.size(), options.limits.max_rank);
   auto n = checked_numel(shape, options.limits.max_tensor_bytes / static_cast<int64_t>(dtype_size(dtype)));
-  if (!n) return n.status();
+  return n ? Status::ok() : n.status();
+}
+}  // namespace
+
+Result<Tensor*> KernelContext::allocate(size_t i, DType dtype, const Shape& shape) {
+  QD_ASSERT(i < outputs.size());
+  QD_RETURN_IF_ERROR(check_output_size(options, dtype, shape));
   outputs[i] = Tensor::zeros(dtype, shape);
+  return &outputs[i];
+}
+
+Result<Tensor*> KernelContext::allocate_uninitialized(size_t i, DType dtype, const Shape& shape) {
+  QD_ASSERT(i < outputs.size());
+  QD_RETURN_IF_ERROR(check_output_size(options, dtype, shape));
+  outputs[i] = Tensor::uninitialized(dtype, shape);
   return &outputs[i];
 }
 

@@ -92,7 +92,7 @@ class QuantizeKernel final : public Kernel {
     QD_ASSIGN_OR_RETURN(intk::AxisQuant q, intk::axis_quant(ctx.graph, ctx.node.outputs[0], x.shape, "output"));
     std::vector<float> inv(q.scale.size());
     for (size_t c = 0; c < inv.size(); ++c) inv[c] = 1.f / q.scale[c];
-    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, out_, x.shape));
+    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, out_, x.shape));
     y->quant = ctx.graph.value(ctx.node.outputs[0]).quant;
     intk::dispatch_int8(out_, [&](auto tag) {
       using T = decltype(tag);
@@ -122,7 +122,7 @@ class DequantizeKernel final : public Kernel {
     if (x.dtype != DType::u8 && x.dtype != DType::s8 && x.dtype != DType::s32)
       return internal_error("Dequantize input has dtype {}, must be u8, s8 or s32", dtype_name(x.dtype));
     QD_ASSIGN_OR_RETURN(intk::AxisQuant q, intk::axis_quant(ctx.graph, ctx.node.inputs[0], x.shape, "input"));
-    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, DType::f32, x.shape));
+    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, DType::f32, x.shape));
     dispatch_dtype(x.dtype, [&](auto tag) {
       using T = decltype(tag);
       if constexpr (std::is_same_v<T, uint8_t> || std::is_same_v<T, int8_t> || std::is_same_v<T, int32_t>) {
@@ -153,7 +153,7 @@ class RequantizeKernel final : public Kernel {
     if (x.dtype != DType::u8 && x.dtype != DType::s8)
       return internal_error("Requantize input has dtype {}, must be u8 or s8", dtype_name(x.dtype));
     QD_ASSIGN_OR_RETURN(intk::RequantParams p, intk::requant_params(ctx.graph, ctx.node, x.shape));
-    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, out_, x.shape));
+    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, out_, x.shape));
     y->quant = ctx.graph.value(ctx.node.outputs[0]).quant;
     intk::dispatch_int8(x.dtype, [&](auto in_tag) {
       using In = decltype(in_tag);

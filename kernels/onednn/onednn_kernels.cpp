@@ -129,7 +129,7 @@ class ReorderKernel final : public Kernel {
     std::lock_guard<std::mutex> lock(mutex_);
     const Tensor& x = *ctx.input(0);
     if (x.dtype != in_) return internal_error("input has dtype {}, expected {}", dtype_name(x.dtype), dtype_name(in_));
-    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, out_, x.shape));
+    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, out_, x.shape));
     if (out_ != DType::f32) y->quant = ctx.graph.value(ctx.node.outputs[0]).quant;
     y->layout = x.layout;  // per-tensor over [numel]: the order of the bytes does not matter
     if (x.numel() == 0) return Status::ok();

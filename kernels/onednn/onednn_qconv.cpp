@@ -272,7 +272,7 @@ class Int8Kernel : public Kernel {
     const Tensor* bias = spec_.bias_runtime ? ctx.input(2) : nullptr;
     if (spec_.bias_runtime && (!bias || bias->dtype != spec_.bias_dtype || bias->numel() != channels_))
       return internal_error("bias must be {} with {} values", dtype_name(spec_.bias_dtype), channels_);
-    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, spec_.y_dtype, p.y_shape));
+    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, spec_.y_dtype, p.y_shape));
     y->layout = p.y_layout;
     if (spec_.y_dtype != DType::f32) y->quant = ctx.graph.value(ctx.node.outputs[0]).quant;
     try {
