@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # run_fuzz.sh: seeds the corpora and runs each libFuzzer target for a while.
 #
-#   bash tests/fuzz/run_fuzz.sh BUILD_DIR SECONDS [TARGET...]
+#   bash tests/fuzz/run_fuzz.sh BUILD_DIR SECONDS [TARGET...]        # SECONDS per target
+#   bash tests/fuzz/run_fuzz.sh BUILD_DIR runs=N [TARGET...]         # N executions per target
+#   nice -n 19 bash tests/fuzz/run_fuzz.sh build-fuzz runs=100000    # a long run, in the background
 #
 # BUILD_DIR was configured with -DQDRIFT_FUZZ=ON (clang). Seeds are generated into
 # BUILD_DIR/fuzz-corpus/<target>/ from testdata/ and a fixed sample of ONNX's node tests
@@ -10,8 +12,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=$1
-seconds=$2
+limit=$2
 shift 2
+case $limit in
+  runs=[0-9]*) limit_args=(-runs="${limit#runs=}") label="${limit#runs=} executions" ;;
+  [0-9]*) limit_args=(-max_total_time="$limit") label="${limit} s" ;;
+  *) echo "run_fuzz.sh: the limit is SECONDS or runs=N, not '$limit'" >&2; exit 2 ;;
+esac
 targets=("$@")
 ((${#targets[@]})) || targets=(fuzz_npy fuzz_npz fuzz_tensor_pb fuzz_onnx_loader)
 node_tests=/usr/share/libonnx-testdata/data/node
@@ -47,14 +54,15 @@ PY
 
 status=0
 for t in "${targets[@]}"; do
-  echo "fuzz: $t for ${seconds}s"
+  echo "fuzz: $t, $label"
   # -rss_limit_mb: the targets cap tensors at 4 MiB, so 2 GB means unbounded allocation.
-  if ! "$build/tests/fuzz/$t" "$corpus/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  if ! "$build/tests/fuzz/$t" "$corpus/$t" "${limit_args[@]}" -timeout=10 -rss_limit_mb=2048 \
       -max_len=65536 -print_final_stats=1 -artifact_prefix="$artifacts/$t-" 2> "$build/fuzz-$t.log"; then
     echo "fuzz: $t found a problem: see $build/fuzz-$t.log and $artifacts/" >&2
     tail -40 "$build/fuzz-$t.log" >&2
     status=1
   fi
-  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$build/fuzz-$t.log" | sed "s/^/fuzz: $t: /"
+  grep -E "stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb" "$build/fuzz-$t.log" |
+    sed "s/^/fuzz: $t: /"
 done
 exit $status
