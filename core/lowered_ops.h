@@ -28,6 +28,13 @@
 //               -> y: u8/s8/s32/f32. Attributes as ONNX Conv after auto_pad is resolved:
 //               kernel_shape, strides, pads, dilations, group; plus the LoweredParams ones.
 //   QMatMul     (x: u8/s8 [..., M, K], w: s8 [K, N], [bias], [sum]) -> y [..., M, N]
+//   QAdd        (a: u8/s8, b: u8/s8, same shape) -> y: u8/s8, per-tensor parameters, ONNX's
+//               DequantizeLinear -> Add -> QuantizeLinear in the reference's own float order:
+//                 fa = (f32(a) - f32(zp_a)) * s_a
+//                 fb = (f32(b) - f32(zp_b)) * s_b
+//                 y  = saturate(round_half_even((fa + fb) / s_y) + zp_y)     divides; zp after rounding
+//               so it equals the QDQ reference bit for bit (ORT's QLinearAdd multiplies by
+//               s_a/s_y and s_b/s_y instead; oneDNN 2.6's binary takes no zero points).
 // Scales s_x/s_y and 1/s_y are computed once in f32 by whoever builds the op's parameters.
 //
 // The zero point is added in f32 before rounding (oneDNN's reorder and conv epilogue), not

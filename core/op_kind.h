@@ -60,7 +60,8 @@ namespace qdrift {
   X(Dequantize, "qdrift", "Dequantize")                      \
   X(Requantize, "qdrift", "Requantize")                      \
   X(QConv, "qdrift", "QConv")                                \
-  X(QMatMul, "qdrift", "QMatMul")
+  X(QMatMul, "qdrift", "QMatMul")                            \
+  X(QAdd, "qdrift", "QAdd")
 
 enum class OpKind : uint16_t {
 #define QDRIFT_OP_ENUM(name, domain, type) name,

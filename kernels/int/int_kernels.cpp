@@ -5,9 +5,13 @@
 //   Quantize    y = store(x * (1/s_y) + zp_y)
 //   Dequantize  y = (f32(x) - f32(zp_x)) * s_x
 //   Requantize  y = store((f32(x) - f32(zp_x)) * (s_x/s_y) + zp_y)
+//   QAdd        y = saturate(round_half_even(((f32(a) - f32(zp_a)) * s_a + (f32(b) - f32(zp_b)) * s_b) / s_y) + zp_y)
 #include "kernels/int/int_kernels.h"
 
+#include <cmath>
 #include <memory>
+
+#include "core/quant_math.h"
 
 #include "kernels/int/int_common.h"
 #include "kernels/int/int_ops.h"
@@ -175,6 +179,45 @@ class RequantizeKernel final : public Kernel {
   DType out_;
 };
 
+// QAdd: the formula of core/lowered_ops.h, one element at a time.
+class QAddKernel final : public Kernel {
+ public:
+  explicit QAddKernel(intk::QAddParams p) : p_(p) {}
+  Status run(KernelContext& ctx) override {
+    const Tensor& a = *ctx.input(0);
+    const Tensor& b = *ctx.input(1);
+    if (a.dtype != p_.a || b.dtype != p_.b || a.shape != b.shape)
+      return internal_error("QAdd inputs {} {} and {} {}: expected {} and {} of one shape", dtype_name(a.dtype),
+                            shape_str(a.shape), dtype_name(b.dtype), shape_str(b.shape), dtype_name(p_.a),
+                            dtype_name(p_.b));
+    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, p_.y, a.shape));
+    y->quant = ctx.graph.value(ctx.node.outputs[0]).quant;
+    const QuantGrid grid = quant_grid(p_.y, QuantRange::full);
+    intk::dispatch_int8(p_.a, [&](auto ta) {
+      intk::dispatch_int8(p_.b, [&](auto tb) {
+        intk::dispatch_int8(p_.y, [&](auto ty) {
+          using A = decltype(ta);
+          using B = decltype(tb);
+          using Y = decltype(ty);
+          const A* pa = a.data<A>();
+          const B* pb = b.data<B>();
+          Y* py = y->data<Y>();
+          for (int64_t i = 0; i < a.numel(); ++i) {
+            const float fa = (static_cast<float>(pa[i]) - static_cast<float>(p_.zp_a)) * p_.scale_a;
+            const float fb = (static_cast<float>(pb[i]) - static_cast<float>(p_.zp_b)) * p_.scale_b;
+            const float r = std::nearbyint((fa + fb) / p_.scale_y) + static_cast<float>(p_.zp_y);
+            py[i] = static_cast<Y>(saturate_rounded(r, grid));
+          }
+        });
+      });
+    });
+    return Status::ok();
+  }
+
+ private:
+  intk::QAddParams p_;
+};
+
 KernelTable make_int_table() {
   KernelTable table;
   table.name = "int";
@@ -183,6 +226,7 @@ KernelTable make_int_table() {
   table.factories[static_cast<size_t>(OpKind::Requantize)] = &RequantizeKernel::create;
   table.factories[static_cast<size_t>(OpKind::QConv)] = &intk::create_qconv;
   table.factories[static_cast<size_t>(OpKind::QMatMul)] = &intk::create_qmatmul;
+  table.factories[static_cast<size_t>(OpKind::QAdd)] = &intk::create_qadd;
   register_lowered_ref_kinds(table);
   return table;
 }
@@ -206,6 +250,31 @@ Result<RequantParams> requant_params(const Graph& g, const Node& n, const Shape&
     p.zp_y.push_back(at(qy.zero_point, c));
   }
   return p;
+}
+
+Result<QAddParams> qadd_params(const Graph& g, const Node& n) {
+  if (n.inputs.size() != 2 || n.outputs.size() != 1) return internal_error("QAdd takes two inputs and one output");
+  QAddParams p;
+  auto read = [&](ValueId id, DType& t, float& scale, int32_t& zp) -> Status {
+    const Value& v = g.value(id);
+    if (!v.quant || v.quant->scale.size() != 1 || v.quant->zero_point.size() != 1)
+      return internal_error("QAdd operand '{}' needs per-tensor quantization", v.name);
+    t = v.dtype != DType::undefined ? v.dtype : v.quant->zero_point_type;
+    if (t != DType::u8 && t != DType::s8)
+      return internal_error("QAdd operand '{}' has dtype {}, must be u8 or s8", v.name, dtype_name(t));
+    scale = v.quant->scale[0];
+    zp = v.quant->zero_point[0];
+    return Status::ok();
+  };
+  QD_RETURN_IF_ERROR(read(n.inputs[0], p.a, p.scale_a, p.zp_a));
+  QD_RETURN_IF_ERROR(read(n.inputs[1], p.b, p.scale_b, p.zp_b));
+  QD_RETURN_IF_ERROR(read(n.outputs[0], p.y, p.scale_y, p.zp_y));
+  return p;
+}
+
+Result<std::unique_ptr<Kernel>> create_qadd(const Graph& g, const Node& n, const ExecOptions&) {
+  QD_ASSIGN_OR_RETURN(QAddParams p, qadd_params(g, n));
+  return std::unique_ptr<Kernel>(new QAddKernel(p));
 }
 
 }  // namespace intk

@@ -24,6 +24,16 @@ struct RequantParams {
 };
 Result<RequantParams> requant_params(const Graph& g, const Node& n, const Shape& shape);
 
+// Parameters of a QAdd node (core/lowered_ops.h), read from its values' quantization.
+struct QAddParams {
+  DType a = DType::undefined, b = DType::undefined, y = DType::undefined;
+  float scale_a = 1.f, scale_b = 1.f, scale_y = 1.f;
+  int32_t zp_a = 0, zp_b = 0, zp_y = 0;
+};
+Result<QAddParams> qadd_params(const Graph& g, const Node& n);
+// The oracle's QAdd kernel (entry of int_kernel_table()).
+Result<std::unique_ptr<Kernel>> create_qadd(const Graph& g, const Node& n, const ExecOptions& options);
+
 // Calls f(uint8_t{}) or f(int8_t{}); any other dtype is a broken invariant.
 template <typename F>
 void dispatch_int8(DType t, F&& f) {

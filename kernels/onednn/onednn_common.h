@@ -74,5 +74,7 @@ bool known_shape(const Value& v);
 // Factories of onednn_qconv.cpp.
 Result<std::unique_ptr<Kernel>> create_qconv(const Graph& g, const Node& n, const ExecOptions& options);
 Result<std::unique_ptr<Kernel>> create_qmatmul(const Graph& g, const Node& n, const ExecOptions& options);
+// Factory of onednn_qadd.cpp.
+Result<std::unique_ptr<Kernel>> create_qadd(const Graph& g, const Node& n, const ExecOptions& options);
 
 }  // namespace qdrift::onednn

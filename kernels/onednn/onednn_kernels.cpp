@@ -208,6 +208,7 @@ KernelTable make_onednn_table() {
   table.factories[static_cast<size_t>(OpKind::Requantize)] = &ReorderKernel::create;
   table.factories[static_cast<size_t>(OpKind::QConv)] = &onednn::create_qconv;
   table.factories[static_cast<size_t>(OpKind::QMatMul)] = &onednn::create_qmatmul;
+  table.factories[static_cast<size_t>(OpKind::QAdd)] = &onednn::create_qadd;
   register_lowered_ref_kinds(table);
   return table;
 }

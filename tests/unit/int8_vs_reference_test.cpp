@@ -158,6 +158,50 @@ INSTANTIATE_TEST_SUITE_P(QdqModels, Int8VsReference,
                          ::testing::Values("conv_chain_u8", "depthwise_s8", "residual_u8", "gemm_concat_s8",
                                            "bn_conv_u8", "paddle_style_s8"));
 
+// The int8 residual add (QAdd, rule int8_add) computes the reference's own float steps
+// (dequantize, add, divide by the output scale, round half to even, add the zero point):
+// wherever its two input codes equal the reference's, its output code equals the
+// reference's QuantizeLinear output, with no allowance for ties.
+TEST(Int8VsReferenceAdd, QAddEqualsTheReferenceWhereItsInputsAgree) {
+  Model m = load_model("residual_u8");
+  make_weights_exact_without_vnni(m);
+  const TensorMap ref = run_all(m.graph, ref_kernel_table(), m.input);
+  auto policy = int8_policy_preset("onnx");
+  ASSERT_TRUE(policy);
+  auto low = lower(m.graph, *policy);
+  ASSERT_TRUE(low) << low.status().message();
+  for (const KernelTable* table : {&int_kernel_table(), &onednn_kernel_table()}) {
+    const TensorMap real = run_all(low->graph, *table, m.input);
+    int adds = 0;
+    int64_t checked = 0, total = 0;
+    for (const Node& n : low->graph.nodes) {
+      if (n.kind != OpKind::QAdd) continue;
+      ++adds;
+      const Value& va = low->graph.value(n.inputs[0]);
+      const Value& vb = low->graph.value(n.inputs[1]);
+      const Value& vy = low->graph.value(n.outputs[0]);
+      const Tensor& a = real.at(va.name);
+      const Tensor& b = real.at(vb.name);
+      const Tensor& y = real.at(vy.name);
+      const Tensor& ra = ref.at(va.provenance.source);
+      const Tensor& rb = ref.at(vb.provenance.source);
+      const Tensor& ry = ref.at(vy.provenance.source);
+      ASSERT_EQ(y.shape, ry.shape);
+      for (int64_t i = 0; i < y.numel(); ++i) {
+        ++total;
+        if (a.value_as_double(i) != ra.value_as_double(i) || b.value_as_double(i) != rb.value_as_double(i)) continue;
+        ++checked;
+        ASSERT_EQ(y.value_as_double(i), ry.value_as_double(i)) << table->name << " " << vy.name << "[" << i << "]";
+      }
+    }
+    EXPECT_EQ(adds, 1) << table->name;
+    EXPECT_GT(checked, total / 2) << table->name;
+    fmt::print("residual_u8 {:7} QAdd: {} of {} elements with the reference's input codes, all equal to the "
+               "reference's output{}\n",
+               table->name, checked, total, weights_note());
+  }
+}
+
 // oneDNN must equal the integer oracle bit for bit on every tensor, under every preset.
 class OnednnVsOracle : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
 

@@ -163,8 +163,58 @@ TEST(Lowering, ResidualAddBecomesSumPostOp) {
   EXPECT_FLOAT_EQ(p->post_ops[0].alpha, ps.scale[0] / py.scale[0]);
   EXPECT_FLOAT_EQ(p->post_ops[0].beta, static_cast<float>(ps.zero_point[0]));
   EXPECT_EQ(l.graph.value(c->outputs[0]).provenance.rewrite, "fuse_conv_sum");
-  // The Add of two quantized tensors stays a float Add between Dequantize and Quantize.
-  EXPECT_TRUE(find_node(l.graph, "add11"));
+  // The Add of two quantized tensors becomes a QAdd of their codes (rule int8_add).
+  const Node* add = find_node(l.graph, "add11");
+  ASSERT_TRUE(add);
+  EXPECT_EQ(add->kind, OpKind::QAdd);
+  ASSERT_EQ(add->inputs.size(), 2u);
+  ASSERT_EQ(add->outputs.size(), 1u);
+  for (ValueId in : add->inputs) {
+    EXPECT_EQ(l.graph.value(in).dtype, DType::u8) << l.graph.value(in).name;
+    ASSERT_TRUE(l.graph.value(in).quant.has_value());
+  }
+  const Value& y = l.graph.value(add->outputs[0]);
+  EXPECT_EQ(y.provenance.rewrite, "int8_add");
+  EXPECT_EQ(y.dtype, DType::u8);
+  // The output stands for the source's QuantizeLinear after the Add, with its parameters.
+  const Node* src_add = find_node(g, "add11");
+  ASSERT_TRUE(src_add);
+  const Value& src_sum = g.value(src_add->outputs[0]);
+  ASSERT_EQ(src_sum.consumers.size(), 1u);
+  const Node& src_q = g.nodes[static_cast<size_t>(src_sum.consumers[0])];
+  ASSERT_EQ(src_q.kind, OpKind::QuantizeLinear);
+  EXPECT_EQ(y.provenance.source, g.value(src_q.outputs[0]).name);
+  const QuantParams want = source_q_params(g, y.provenance.source);
+  EXPECT_EQ(y.quant->scale, want.scale);
+  EXPECT_EQ(y.quant->zero_point, want.zero_point);
+  // The inputs are the codes the source's DequantizeLinear nodes read.
+  for (size_t i = 0; i < 2; ++i) {
+    const Node* dq = g.producer(src_add->inputs[i]);
+    ASSERT_TRUE(dq && dq->kind == OpKind::DequantizeLinear);
+    EXPECT_EQ(l.graph.value(add->inputs[i]).provenance.source, g.value(dq->inputs[0]).name) << i;
+  }
+  // No float Add, and no Dequantize feeding one, is left.
+  for (const Node& n : l.graph.nodes) EXPECT_NE(n.kind, OpKind::Add) << n.name;
+
+  // Where the policy keeps Add in f32 it stays a float Add between Dequantize and Quantize.
+  LoweredGraph f = lower_with(g, "onnx", {"fp32_ops=Add"});
+  const Node* fadd = find_node(f.graph, "add11");
+  ASSERT_TRUE(fadd);
+  EXPECT_EQ(fadd->kind, OpKind::Add);
+}
+
+TEST(Lowering, PaddleOnednnKeepsResidualAddsAsSumPostOpOrFloat) {
+  // paddle-onednn keeps Add in f32 (fp32_ops), as Paddle's int8 pass does; the residual fed
+  // by a conv's float output is still fused as the conv's sum post-op.
+  Graph g = load("residual_u8");
+  LoweredGraph l = lower_with(g, "paddle-onednn");
+  const Node* c = find_node(l.graph, "conv5");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(l.graph.value(c->outputs[0]).provenance.rewrite, "fuse_conv_sum");
+  const Node* add = find_node(l.graph, "add11");
+  ASSERT_TRUE(add);
+  EXPECT_EQ(add->kind, OpKind::Add);
+  for (const Node& n : l.graph.nodes) EXPECT_NE(n.kind, OpKind::QAdd) << n.name;
 }
 
 TEST(Lowering, ConcatRequantizesTheBranchOnAnotherGridAndGemmBecomesQMatMul) {

@@ -8,6 +8,7 @@
 // for which both effects are exact.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -593,6 +594,73 @@ TEST(ReordersVsOracle, QuantizeDequantizeRequantize) {
   g_total_compared += total;
   std::printf("[ reorders ] %-56s %8lld elements bit-identical%s\n", "quantize/requantize/dequantize, ties",
               static_cast<long long>(total), HasFailure() ? " (NOT)" : "");
+}
+
+// QAdd: the oneDNN table's vectorised loop against the oracle's element-by-element formula,
+// bit for bit, on odd sizes, every u8/s8 combination, exact ties of the output grid and
+// saturating sums; the oracle itself against the closed form in double wherever the
+// real quotient is not within 1e-3 of a .5 tie. One input comes channels-last from a QConv
+// (on the oneDNN table), the other row-major from the graph input: the kernel must align them.
+TEST(QAddVsOracle, BitIdenticalAndClosedForm) {
+  struct AddCase {
+    DType a, b, y;
+    int32_t za, zb, zy;
+    float sa, sb, sy;
+  };
+  const std::vector<AddCase> cases = {
+      {DType::u8, DType::u8, DType::u8, 128, 121, 3, 0.05f, 0.07f, 0.09f},
+      {DType::s8, DType::u8, DType::s8, -3, 100, 5, 0.031f, 0.017f, 0.02f},
+      {DType::u8, DType::s8, DType::u8, 0, 0, 128, 0.25f, 0.25f, 0.5f},  // (a + b) / 2: exact .5 ties
+      {DType::s8, DType::s8, DType::s8, 0, 0, 0, 0.5f, 0.5f, 0.25f},    // saturates often
+      {DType::u8, DType::u8, DType::u8, 7, 250, 0, 0.011f, 0.013f, 0.004f},
+  };
+  Rand r(31);
+  int64_t total = 0, closed_form = 0;
+  for (size_t ci = 0; ci < cases.size(); ++ci) {
+    const AddCase& c = cases[ci];
+    LoweredGraphBuilder b;
+    const Shape xs{1, 13, 9, 11};  // 1287 elements: not a multiple of any vector width
+    // a comes from a 1x1 QConv of xc (channels-last on the oneDNN table), b straight from the input.
+    const ValueId xc = b.input("xc", DType::u8, xs, per_tensor(0.05f, 128, DType::u8));
+    const ValueId xb = b.input("b", c.b, xs, per_tensor(c.sb, c.zb, c.b));
+    const ValueId w = b.constant("w", r.weights(DType::s8, {13, 13, 1, 1}, vnni()), per_tensor(0.01f, 0, DType::s8));
+    LoweredParams p;
+    p.output_scales = make_scales(r, 13, 13, DType::u8, DType::s8, false, 60.f, vnni());
+    const ValueId a = b.value("a", c.a, per_tensor(c.sa, c.za, c.a));
+    b.int8_op(OpKind::QConv, "conv", xc, w, kNoValue, kNoValue, a, p).attrs["kernel_shape"] = std::vector<int64_t>{1, 1};
+    const ValueId y = b.value("y", c.y, per_tensor(c.sy, c.zy, c.y));
+    b.node(OpKind::QAdd, "add", {a, xb}, {y});
+    const ValueId y2 = b.value("y2", c.y, per_tensor(c.sy, c.zy, c.y));
+    b.node(OpKind::QAdd, "add_swapped_layouts", {xb, a}, {y2});  // b first: the other operand order
+    b.output(y);
+    b.output(y2);
+    const std::vector<Tensor> feeds = {r.codes(DType::u8, xs), r.codes(c.b, xs)};
+    const RunResult dn = run_table(b.graph, onednn_kernel_table(), feeds);
+    const RunResult ora = run_table(b.graph, int_kernel_table(), feeds);
+    EXPECT_TRUE(dn.log.empty()) << joined(dn.log);
+    total += expect_bit_identical(dn, ora, fmt::format("qadd case {}", ci));
+    // The oracle against the formula in double.
+    const Tensor& ta = ora.tensors.at("a");
+    const Tensor& tb = feeds[1];
+    const Tensor& ty = ora.tensors.at("y");
+    const QuantGrid g = quant_grid(c.y, QuantRange::full);
+    for (int64_t i = 0; i < ty.numel(); ++i) {
+      const double real = (static_cast<double>(c.sa) * (ta.value_as_double(i) - c.za) +
+                           static_cast<double>(c.sb) * (tb.value_as_double(i) - c.zb)) /
+                          static_cast<double>(c.sy);
+      if (std::fabs(real - std::floor(real) - 0.5) < 1e-3) continue;
+      const double want = std::clamp(std::nearbyint(real) + c.zy, static_cast<double>(g.qmin), static_cast<double>(g.qmax));
+      ASSERT_EQ(ty.value_as_double(i), want) << "case " << ci << " element " << i << " real " << real;
+      ++closed_form;
+    }
+    // The pair swapped computes the same sum (a + b == b + a in f32).
+    EXPECT_TRUE(dn.tensors.at("y").bytes == dn.tensors.at("y2").bytes) << ci;
+  }
+  g_total_compared += total;
+  EXPECT_GT(closed_form, total / 4);
+  std::printf("[ qadd     ] %-56s %8lld elements bit-identical%s; %lld match the closed form\n",
+              "u8/s8 combinations, ties, saturation, mixed layouts", static_cast<long long>(total),
+              HasFailure() ? " (NOT)" : "", static_cast<long long>(closed_form));
 }
 
 // Layout conversions against the closed-form index maps: row-major element (n, c, s) sits
