@@ -424,9 +424,10 @@ Status profile_int8(const Graph& g, const Tensor& input, int runs, const OrtResu
   std::sort(cats.rbegin(), cats.rend());
   const Stats wall = stats_of(walls);
   fmt::print("\nint8 (onednn) per node over {} runs (executor observer; wall median {:.2f} ms, min {:.2f} ms).\n"
-             "Each node's time includes its output allocation (zero-filled) and, for QConv, the nchw<->nhwc\n"
-             "reorders around the oneDNN primitive. Sorted by the sum of per-node minima (least disturbed by\n"
-             "other processes); 'cpu' is process CPU time (at --threads 1, the time without waits for a core):\n",
+             "Each node's time includes its output allocation and the row-major copy of its channels-last\n"
+             "output that the observer receives (a run without observer converts nothing). Sorted by the sum\n"
+             "of per-node minima (least disturbed by other processes); 'cpu' is process CPU time (at --threads 1,\n"
+             "the time without waits for a core):\n",
              runs, wall.median_ms, wall.min_ms);
   fmt::print("  {:<22} {:>5} {:>11} {:>6} {:>11} {:>6} {:>11} {:>6}\n", "op", "nodes", "median ms", "share", "min ms",
              "share", "cpu med ms", "share");
@@ -438,7 +439,7 @@ Status profile_int8(const Graph& g, const Tensor& input, int runs, const OrtResu
   }
   fmt::print("  {:<22} {:>5} {:>11.3f} {:>6} {:>11.3f} {:>6} {:>11.3f}\n", "sum", g.nodes.size(), total_med, "",
              total_min, "", total_cpu);
-  fmt::print("  the nodes' outputs: {:.1f} MB per run, each allocated zero-filled and freed by the executor\n",
+  fmt::print("  the nodes' outputs: {:.1f} MB per run, each allocated (int8 kernels: not zero-filled) and freed by the executor\n",
              static_cast<double>(output_bytes) / 1e6);
   std::vector<size_t> order(g.nodes.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
