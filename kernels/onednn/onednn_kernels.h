@@ -7,8 +7,11 @@
 //
 // QConv -> convolution_forward (nhwc activations, weights reordered once into the
 // primitive's layout), QMatMul -> matmul, Quantize/Dequantize/Requantize -> reorder with
-// scales and zero points. Primitives, reordered weights and layout buffers are made once
-// per node (per input shape when the graph leaves a dim unknown) and reused by every run.
+// scales and zero points, QAdd -> an exact vectorised loop (oneDNN's binary has no zero
+// points). Activations stay channels-last between these kernels (Tensor::layout); the
+// executor hands everything else row-major tensors. Primitives and reordered weights are
+// made once per node (per input shape when the graph leaves a dim unknown) and reused by
+// every run.
 // Nodes oneDNN cannot take run on the integer oracle's kernel, with a note to
 // ExecOptions::log. Every other op runs on the reference kernels (kLoweredRefKinds).
 // See docs/int8_runtime.md.
