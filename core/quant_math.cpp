@@ -1,5 +1,7 @@
 #include "core/quant_math.h"
 
+#include <type_traits>
+
 #include "core/status.h"
 
 namespace qdrift {
@@ -16,6 +18,97 @@ QuantGrid quant_grid(DType type, QuantRange range) {
     default: QD_ASSERT(false && "quant_grid: not a quantized type");
   }
   return {0, 0};
+}
+
+bool quant_params_fit(const Shape& shape, const QuantParams& q) {
+  if (q.scale.empty() || q.zero_point.size() != q.scale.size()) return false;
+  if (q.scale.size() == 1) return true;
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  const int64_t axis = q.axis < 0 ? q.axis + rank : q.axis;
+  return axis >= 0 && axis < rank && shape[static_cast<size_t>(axis)] == static_cast<int64_t>(q.scale.size());
+}
+
+QuantAxisIndex quant_axis_index(const Shape& shape, const QuantParams& q) {
+  QD_ASSERT(quant_params_fit(shape, q));
+  QuantAxisIndex ix;
+  ix.count = static_cast<int64_t>(q.scale.size());
+  if (ix.count == 1) {
+    ix.inner = shape_numel(shape);
+    return ix;
+  }
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  const int64_t axis = q.axis < 0 ? q.axis + rank : q.axis;
+  ix.outer = shape_numel(Shape(shape.begin(), shape.begin() + axis));
+  ix.inner = shape_numel(Shape(shape.begin() + axis + 1, shape.end()));
+  return ix;
+}
+
+namespace {
+
+// Calls f(c, begin, end) for each run [begin, end) of flat indices sharing parameter c,
+// in index order: no division per element.
+template <typename F>
+void for_each_param_run(const QuantAxisIndex& ix, F&& f) {
+  int64_t i = 0;
+  for (int64_t o = 0; o < ix.outer; ++o)
+    for (int64_t c = 0; c < ix.count; ++c, i += ix.inner) f(static_cast<size_t>(c), i, i + ix.inner);
+}
+
+}  // namespace
+
+void dequantize_tensor_into(const Tensor& codes, const QuantParams& q, Tensor& out) {
+  QD_ASSERT(out.dtype == DType::f32 && out.shape == codes.shape);
+  const QuantAxisIndex ix = quant_axis_index(codes.shape, q);
+  float* y = out.data<float>();
+  dispatch_dtype(codes.dtype, [&](auto tag) {
+    using Q = decltype(tag);
+    if constexpr (std::is_same_v<Q, int8_t> || std::is_same_v<Q, uint8_t> || std::is_same_v<Q, int32_t>) {
+      const Q* x = codes.data<Q>();
+      for_each_param_run(ix, [&](size_t c, int64_t begin, int64_t end) {
+        const float s = q.scale[c];
+        const int32_t zp = q.zero_point[c];
+        for (int64_t i = begin; i < end; ++i) y[i] = dequantize_value(static_cast<int32_t>(x[i]), s, zp);
+      });
+    } else {
+      QD_ASSERT(false && "dequantize_tensor: codes must be u8, s8 or s32");
+    }
+  });
+}
+
+Tensor dequantize_tensor(const Tensor& codes, const QuantParams& q) {
+  Tensor out = Tensor::zeros(DType::f32, codes.shape);
+  dequantize_tensor_into(codes, q, out);
+  return out;
+}
+
+void quantize_tensor_into(const Tensor& real, const QuantParams& q, QuantGrid grid, Rounding mode, Tensor& out) {
+  QD_ASSERT(out.dtype == q.zero_point_type && out.shape == real.shape);
+  QD_ASSERT(real.dtype == DType::f32 || real.dtype == DType::s32);
+  const QuantAxisIndex ix = quant_axis_index(real.shape, q);
+  const float* xf = real.dtype == DType::f32 ? real.data<float>() : nullptr;
+  const int32_t* xi = real.dtype == DType::s32 ? real.data<int32_t>() : nullptr;
+  dispatch_dtype(out.dtype, [&](auto tag) {
+    using Q = decltype(tag);
+    if constexpr (std::is_same_v<Q, int8_t> || std::is_same_v<Q, uint8_t> || std::is_same_v<Q, int32_t>) {
+      Q* y = out.data<Q>();
+      for_each_param_run(ix, [&](size_t c, int64_t begin, int64_t end) {
+        const float s = q.scale[c];
+        const int32_t zp = q.zero_point[c];
+        for (int64_t i = begin; i < end; ++i) {
+          const float v = xf ? xf[i] : static_cast<float>(xi[i]);
+          y[i] = static_cast<Q>(std::isnan(v) ? zp : quantize_value(v, s, zp, grid, mode));
+        }
+      });
+    } else {
+      QD_ASSERT(false && "quantize_tensor: the zero point type must be u8, s8 or s32");
+    }
+  });
+}
+
+Tensor quantize_tensor(const Tensor& real, const QuantParams& q, QuantGrid grid, Rounding mode) {
+  Tensor out = Tensor::zeros(q.zero_point_type, real.shape);
+  quantize_tensor_into(real, q, grid, mode, out);
+  return out;
 }
 
 }  // namespace qdrift

@@ -42,26 +42,23 @@ std::optional<Tensor> fold_dequantize(const Graph& g, const Node& n) {
   const int64_t count = scale->numel();
   if (zp && (zp->dtype != x->dtype || zp->numel() != count)) return std::nullopt;
 
-  int64_t inner = 1;
-  if (count > 1) {  // per axis (opset 13)
-    if (g.opset < 13) return std::nullopt;
-    int64_t axis = n.attr_int("axis", 1);
-    if (axis < 0) axis += x->rank();
-    if (axis < 0 || axis >= x->rank() || x->shape[static_cast<size_t>(axis)] != count) return std::nullopt;
-    inner = shape_numel(Shape(x->shape.begin() + axis + 1, x->shape.end()));
-  }
   const float* s = scale->data<float>();
   for (int64_t c = 0; c < count; ++c)
     if (!(s[c] > 0.0f) || !std::isfinite(s[c])) return std::nullopt;
-  const std::vector<int64_t> q = x->to_int64_vector();
-  const std::vector<int64_t> z = zp ? zp->to_int64_vector() : std::vector<int64_t>(static_cast<size_t>(count), 0);
-  Tensor out = Tensor::zeros(DType::f32, x->shape);
-  float* py = out.data<float>();
-  for (size_t i = 0; i < q.size(); ++i) {
-    const auto c = static_cast<size_t>((static_cast<int64_t>(i) / inner) % count);
-    py[i] = dequantize_value(static_cast<int32_t>(q[i]), s[c], static_cast<int32_t>(z[c]));
+  QuantParams q;
+  q.scale.assign(s, s + count);
+  q.zero_point_type = x->dtype;
+  if (zp)
+    for (int64_t v : zp->to_int64_vector()) q.zero_point.push_back(static_cast<int32_t>(v));
+  else
+    q.zero_point.assign(static_cast<size_t>(count), 0);
+  if (count > 1) {  // per axis (opset 13); an axis attribute past int range must not wrap
+    const int64_t axis = n.attr_int("axis", 1);
+    if (g.opset < 13 || axis < -x->rank() || axis >= x->rank()) return std::nullopt;
+    q.axis = static_cast<int>(axis);
+    if (!quant_params_fit(x->shape, q)) return std::nullopt;
   }
-  return out;
+  return dequantize_tensor(*x, q);
 }
 
 bool is_float_or_unknown(const Graph& g, ValueId v) {

@@ -13,11 +13,11 @@
 // NaN inputs of QuantizeLinear map to the zero point (the code of real 0): ONNX leaves NaN
 // undefined, numpy's reference turns it into whatever the float->int cast gives, and a
 // defined, recognisable code is more useful to someone hunting for where NaNs appear.
-// +-inf saturate to qmax / qmin like any value beyond the range.
+// +-inf saturate to qmax / qmin like any value beyond the range. The element loops are
+// core/quant_math.h's quantize_tensor / dequantize_tensor, shared with the passes.
 #include <cmath>
 #include <limits>
 #include <memory>
-#include <type_traits>
 #include <vector>
 
 #include "core/quant_math.h"
@@ -30,23 +30,12 @@ namespace {
 
 using KernelPtr = Result<std::unique_ptr<Kernel>>;
 
-// Scale and zero point of one run, resolved against x's shape.
-struct LinearParams {
-  std::vector<float> scale;
-  std::vector<int32_t> zero_point;  // same length as scale
-  DType zero_point_type = DType::u8;
-  int64_t inner = 1;  // elements per index of the quantization axis (per axis only)
-
-  // Index into scale/zero_point of flat element i.
-  size_t channel(int64_t i) const {
-    return scale.size() == 1 ? 0 : static_cast<size_t>((i / inner) % static_cast<int64_t>(scale.size()));
-  }
-};
-
 // Reads and checks inputs 1 (scale) and 2 (zero point, optional) of a Q or DQ node.
 // `zp_default_type` is the zero point type when it is omitted.
-Result<LinearParams> resolve_params(const KernelContext& ctx, const Tensor& x, int64_t opset, int64_t axis_attr,
-                                    DType zp_default_type) {
+// The result fits x (core/quant_math.h quantize_tensor): per-axis parameters have a
+// normalized axis with one entry per index of it.
+Result<QuantParams> resolve_params(const KernelContext& ctx, const Tensor& x, int64_t opset, int64_t axis_attr,
+                                   DType zp_default_type) {
   QD_ASSIGN_OR_RETURN(const Tensor* scale, required_input(ctx, 1));
   const Tensor* zp = ctx.input(2);
   if (scale->dtype != DType::f32)
@@ -57,7 +46,7 @@ Result<LinearParams> resolve_params(const KernelContext& ctx, const Tensor& x, i
   const int64_t count = scale->numel();
   if (count == 0) return invalid_input("scale '{}' is empty", input_name(ctx, 1));
 
-  LinearParams p;
+  QuantParams p;
   const bool per_axis = count > 1;
   if (per_axis) {
     if (opset < 13)
@@ -68,7 +57,7 @@ Result<LinearParams> resolve_params(const KernelContext& ctx, const Tensor& x, i
     if (dim != count)
       return invalid_input("scale '{}' has {} values, input '{}' {} has {} along axis {}", input_name(ctx, 1), count,
                            input_name(ctx, 0), shape_str(x.shape), dim, axis);
-    p.inner = shape_numel(Shape(x.shape.begin() + axis + 1, x.shape.end()));
+    p.axis = axis;
   }
   p.scale.assign(scale->data<float>(), scale->data<float>() + count);
   for (size_t i = 0; i < p.scale.size(); ++i)
@@ -108,27 +97,14 @@ class QuantizeLinearKernel final : public Kernel {
     if (x->dtype != DType::f32 && x->dtype != DType::s32)
       return invalid_input("input '{}' has dtype {}; QuantizeLinear takes f32 or s32", input_name(ctx, 0),
                            dtype_name(x->dtype));
-    QD_ASSIGN_OR_RETURN(LinearParams p, resolve_params(ctx, *x, opset_, axis_, DType::u8));
+    QD_ASSIGN_OR_RETURN(QuantParams p, resolve_params(ctx, *x, opset_, axis_, DType::u8));
     if (p.zero_point_type != DType::u8 && p.zero_point_type != DType::s8)
       return invalid_input("zero point '{}' has dtype {}; QuantizeLinear produces u8 or s8", input_name(ctx, 2),
                            dtype_name(p.zero_point_type));
     const QuantGrid grid = quant_grid(p.zero_point_type, ctx.options.fake_quant.range);
     const Rounding rounding = ctx.options.fake_quant.rounding;
     QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, p.zero_point_type, x->shape));
-
-    dispatch_dtype(p.zero_point_type, [&](auto tag) {
-      using Q = decltype(tag);
-      if constexpr (std::is_same_v<Q, int8_t> || std::is_same_v<Q, uint8_t>) {
-        Q* py = y->data<Q>();
-        for (int64_t i = 0, n = x->numel(); i < n; ++i) {
-          const float v = x->dtype == DType::f32 ? x->data<float>()[i] : static_cast<float>(x->data<int32_t>()[i]);
-          const size_t c = p.channel(i);
-          const int32_t q =
-              std::isnan(v) ? p.zero_point[c] : quantize_value(v, p.scale[c], p.zero_point[c], grid, rounding);
-          py[i] = static_cast<Q>(q);
-        }
-      }
-    });
+    quantize_tensor_into(*x, p, grid, rounding, *y);
     return Status::ok();
   }
 
@@ -150,7 +126,7 @@ class DequantizeLinearKernel final : public Kernel {
     if (x->dtype != DType::u8 && x->dtype != DType::s8 && x->dtype != DType::s32)
       return invalid_input("input '{}' has dtype {}; DequantizeLinear takes u8, s8 or s32", input_name(ctx, 0),
                            dtype_name(x->dtype));
-    QD_ASSIGN_OR_RETURN(LinearParams p, resolve_params(ctx, *x, opset_, axis_, x->dtype));
+    QD_ASSIGN_OR_RETURN(QuantParams p, resolve_params(ctx, *x, opset_, axis_, x->dtype));
     if (p.zero_point_type != x->dtype)
       return invalid_input("zero point '{}' has dtype {}, input '{}' has {}: they must match", input_name(ctx, 2),
                            dtype_name(p.zero_point_type), input_name(ctx, 0), dtype_name(x->dtype));
@@ -161,17 +137,7 @@ class DequantizeLinearKernel final : public Kernel {
           return invalid_input("zero point '{}' is {} at index {}: an s32 input takes zero point 0",
                                input_name(ctx, 2), p.zero_point[c], c);
     QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, DType::f32, x->shape));
-    float* py = y->data<float>();
-    dispatch_dtype(x->dtype, [&](auto tag) {
-      using Q = decltype(tag);
-      if constexpr (std::is_same_v<Q, int8_t> || std::is_same_v<Q, uint8_t> || std::is_same_v<Q, int32_t>) {
-        const Q* px = x->data<Q>();
-        for (int64_t i = 0, n = x->numel(); i < n; ++i) {
-          const size_t c = p.channel(i);
-          py[i] = dequantize_value(static_cast<int32_t>(px[i]), p.scale[c], p.zero_point[c]);
-        }
-      }
-    });
+    dequantize_tensor_into(*x, p, *y);
     return Status::ok();
   }
 

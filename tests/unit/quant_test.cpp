@@ -1,10 +1,13 @@
 // Reference QuantizeLinear / DequantizeLinear: closed-form cases worked out by hand, plus
 // ONNX's own node tests. Each expected value is written out, never computed by qdrift.
+#include <climits>
 #include <cmath>
 #include <limits>
 
 #include <gtest/gtest.h>
 
+#include "core/quant_math.h"
+#include "tests/unit/lowered_graph_builder.h"
 #include "tests/unit/ref_test_helpers.h"
 
 namespace qdrift::test {
@@ -186,6 +189,51 @@ TEST(DequantizeLinear, PerAxisInverse) {
   auto c = dequantize(Tensor::from_vector<uint8_t>({2, 3, 2}, {1, 0, 12, 8, 102, 98, 2, 3, 10, 210, 255, 0}),
                       f32_1d({1.0f, 0.5f, 2.0f}), Tensor::from_vector<uint8_t>({3}, {0, 10, 100}));
   EXPECT_EQ(run_ok<float>(c), (std::vector<float>{1, 0, 1, -1, 4, -4, 2, 3, 0, 100, 310, -200}));
+}
+
+// The same cases through core/quant_math.h's tensor helpers, which the passes (strip_qdq,
+// lowering) use to fold constants: they must give the kernels' codes exactly.
+const auto params = &testing_util::per_channel;  // (scales, zero points, type, axis)
+
+TEST(QuantTensorHelpers, PerAxisMatchesTheHandWorkedKernelCases) {
+  const Tensor x = f32({2, 3, 2}, kAxisX);
+  const QuantGrid u8 = quant_grid(DType::u8, QuantRange::full), s8 = quant_grid(DType::s8, QuantRange::full);
+  for (int axis : {1, -2}) {
+    const QuantParams q = params({1.0f, 0.5f, 2.0f}, {0, 10, 100}, DType::u8, axis);
+    const Tensor codes = quantize_tensor(x, q, u8, Rounding::half_even);
+    EXPECT_EQ(values_of<uint8_t>(codes), (std::vector<uint8_t>{1, 0, 12, 8, 102, 98, 2, 3, 10, 210, 255, 0}));
+    EXPECT_EQ(values_of<float>(dequantize_tensor(codes, q)),
+              (std::vector<float>{1, 0, 1, -1, 4, -4, 2, 3, 0, 100, 310, -200}));
+  }
+  EXPECT_EQ(values_of<int8_t>(quantize_tensor(x, params({1.0f, 4.0f}, {0, 0}, DType::s8, 2), s8, Rounding::half_even)),
+            (std::vector<int8_t>{1, 0, 1, 0, 3, -1, 2, 1, 0, 25, 127, -75}));
+  EXPECT_EQ(values_of<int8_t>(quantize_tensor(x, params({1.0f, 10.0f}, {0, 0}, DType::s8, 0), s8, Rounding::half_even)),
+            (std::vector<int8_t>{1, -1, 1, -1, 3, -5, 0, 0, 0, 10, 40, -30}));
+}
+
+TEST(QuantTensorHelpers, ParamsFitOnlyTheirAxis) {
+  const Shape x{2, 3, 2};
+  EXPECT_TRUE(quant_params_fit(x, params({1, 2, 3}, {0, 0, 0}, DType::u8, 1)));
+  EXPECT_TRUE(quant_params_fit(x, params({1, 2, 3}, {0, 0, 0}, DType::u8, -2)));
+  EXPECT_FALSE(quant_params_fit(x, params({1, 2, 3}, {0, 0, 0}, DType::u8, 0)));   // dim 2, not 3
+  EXPECT_FALSE(quant_params_fit(x, params({1, 2, 3}, {0, 0, 0}, DType::u8, 3)));   // past the rank
+  EXPECT_FALSE(quant_params_fit(x, params({1, 2, 3}, {0, 0, 0}, DType::u8, -4)));
+  EXPECT_FALSE(quant_params_fit(x, params({1, 2, 3}, {0, 0}, DType::u8, 1)));      // zero points short
+  EXPECT_TRUE(quant_params_fit(Shape{}, params({0.5f}, {3}, DType::u8, 7)));       // per tensor: any axis
+}
+
+TEST(QuantTensorHelpers, TiesNanRangeAndInt64ZeroPointSubtraction) {
+  const QuantParams q = params({1.0f}, {0}, DType::s8, 1);
+  const Tensor x = f32_1d({0.5f, 1.5f, 2.5f, -2.5f, -128.5f, std::numeric_limits<float>::quiet_NaN()});
+  EXPECT_EQ(values_of<int8_t>(quantize_tensor(x, q, quant_grid(DType::s8, QuantRange::full), Rounding::half_even)),
+            (std::vector<int8_t>{0, 2, 2, -2, -128, 0}));
+  EXPECT_EQ(values_of<int8_t>(quantize_tensor(x, q, quant_grid(DType::s8, QuantRange::narrow), Rounding::half_away)),
+            (std::vector<int8_t>{1, 2, 3, -3, -127, 0}));
+  // s32 far from its zero point: 2147483647 - (-2) = 2^31 + 1 overflows int32 (UBSan in
+  // fuzzing); in int64 it is exact and rounds to the f32 2^31.
+  const Tensor big = Tensor::from_vector<int32_t>({2}, {INT32_MAX, -5});
+  EXPECT_EQ(values_of<float>(dequantize_tensor(big, params({1.0f}, {-2}, DType::s32, 1))),
+            (std::vector<float>{2147483648.0f, -3.0f}));
 }
 
 // ---- opset 10 vs 13 ------------------------------------------------------------------
