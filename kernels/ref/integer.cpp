@@ -227,12 +227,7 @@ class QLinearConvKernel final : public Kernel {
     QD_ASSIGN_OR_RETURN(std::vector<int32_t> y_zp, read_zero_points(y_zp_t, "y_zero_point", DType::undefined));
     const DType y_type = y_zp_t ? y_zp_t->dtype : x->dtype;
     const Tensor* bias = optional_input(ctx, 8);
-    if (bias) {
-      QD_RETURN_IF_ERROR(expect_dtype(*bias, DType::s32, "B"));
-      if (bias->rank() != 1 || bias->shape[0] != m_count)
-        return invalid_input("input 'B' has shape {}: expected [{}] (one int32 bias per output channel)",
-                             shape_str(bias->shape), m_count);
-    }
+    if (bias) QD_RETURN_IF_ERROR(expect_conv_bias(*bias, DType::s32, m_count));
     std::vector<float> multiplier(static_cast<size_t>(m_count));
     for (int64_t m = 0; m < m_count; ++m) {
       multiplier[static_cast<size_t>(m)] = (x_scale[0] * at(w_scale, m)) / y_scale[0];
@@ -407,30 +402,19 @@ class QGemmKernel final : public Kernel {
     QD_ASSIGN_OR_RETURN(const Tensor* b, required_input(ctx, 3, "B"));
     QD_RETURN_IF_ERROR(expect_int8(*a, "A"));
     QD_RETURN_IF_ERROR(expect_int8(*b, "B"));
-    if (a->rank() != 2) return invalid_input("input 'A' has shape {}: QGemm needs a matrix", shape_str(a->shape));
-    if (b->rank() != 2) return invalid_input("input 'B' has shape {}: QGemm needs a matrix", shape_str(b->shape));
-    const int64_t m = trans_a_ ? a->shape[1] : a->shape[0];
-    const int64_t k = trans_a_ ? a->shape[0] : a->shape[1];
-    const int64_t kb = trans_b_ ? b->shape[1] : b->shape[0];
-    const int64_t n = trans_b_ ? b->shape[0] : b->shape[1];
-    if (k != kb)
-      return invalid_input("inputs 'A' {} (transA={}) and 'B' {} (transB={}): inner dimensions {} and {} differ",
-                           shape_str(a->shape), trans_a_ ? 1 : 0, shape_str(b->shape), trans_b_ ? 1 : 0, k, kb);
+    QD_ASSIGN_OR_RETURN(const GemmDims d, gemm_dims(*a, *b, trans_a_, trans_b_, "QGemm"));
+    const int64_t m = d.m, k = d.k, n = d.n;
     QD_ASSIGN_OR_RETURN(std::vector<float> a_scale, read_scales(optional_input(ctx, 1), "a_scale"));
     QD_ASSIGN_OR_RETURN(std::vector<int32_t> a_zp, read_zero_points(optional_input(ctx, 2), "a_zero_point", a->dtype));
     QD_ASSIGN_OR_RETURN(std::vector<float> b_scale,
                         read_scales(optional_input(ctx, 4), "b_scale", n, "one per column of B'"));
     QD_ASSIGN_OR_RETURN(std::vector<int32_t> b_zp, read_zero_points(optional_input(ctx, 5), "b_zero_point", b->dtype,
                                                                     n, "one per column of B'"));
-    const Shape out_shape{m, n};
+    const Shape out_shape = d.out();
     const Tensor* c = optional_input(ctx, 6);
     MatrixStrides cs;
     if (c) {
-      QD_RETURN_IF_ERROR(expect_dtype(*c, DType::s32, "C"));
-      if (!broadcasts_to(c->shape, out_shape))
-        return invalid_input("input 'C' has shape {}: it must broadcast to [M, N] = {}", shape_str(c->shape),
-                             shape_str(out_shape));
-      cs = bias_strides(c->shape, m, n);
+      QD_ASSIGN_OR_RETURN(cs, gemm_c_strides(*c, DType::s32, d));
     }
     const Tensor* y_scale_t = optional_input(ctx, 7);
     const Tensor* y_zp_t = optional_input(ctx, 8);

@@ -44,12 +44,7 @@ class ConvKernel final : public Kernel {
     QD_ASSIGN_OR_RETURN(ConvGeometry g, conv_geometry(attrs_, x->shape, w->shape));
     if (g.spatial_rank() > 3)
       return unsupported("Conv with {} spatial dimensions (the reference runs 1-D, 2-D and 3-D)", g.spatial_rank());
-    if (b) {
-      QD_RETURN_IF_ERROR(expect_dtype(*b, DType::f32, "B"));
-      if (b->rank() != 1 || b->shape[0] != g.out_channels)
-        return invalid_input("input 'B' has shape {}: expected [{}] (one bias per output channel)", shape_str(b->shape),
-                             g.out_channels);
-    }
+    if (b) QD_RETURN_IF_ERROR(expect_conv_bias(*b, DType::f32, g.out_channels));
     QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, DType::f32, g.output_shape()));
 
     const Conv3d c = to_conv3d(g);
@@ -121,23 +116,12 @@ class GemmKernel final : public Kernel {
     const Tensor* c = optional_input(ctx, 2);
     QD_RETURN_IF_ERROR(expect_dtype(*a, DType::f32, "A"));
     QD_RETURN_IF_ERROR(expect_dtype(*b, DType::f32, "B"));
-    if (a->rank() != 2) return invalid_input("input 'A' has shape {}: Gemm needs a matrix", shape_str(a->shape));
-    if (b->rank() != 2) return invalid_input("input 'B' has shape {}: Gemm needs a matrix", shape_str(b->shape));
-    const int64_t m = trans_a_ ? a->shape[1] : a->shape[0];
-    const int64_t k = trans_a_ ? a->shape[0] : a->shape[1];
-    const int64_t kb = trans_b_ ? b->shape[1] : b->shape[0];
-    const int64_t n = trans_b_ ? b->shape[0] : b->shape[1];
-    if (k != kb)
-      return invalid_input("inputs 'A' {} (transA={}) and 'B' {} (transB={}): inner dimensions {} and {} differ",
-                           shape_str(a->shape), trans_a_ ? 1 : 0, shape_str(b->shape), trans_b_ ? 1 : 0, k, kb);
-    const Shape out_shape{m, n};
+    QD_ASSIGN_OR_RETURN(const GemmDims d, gemm_dims(*a, *b, trans_a_, trans_b_, "Gemm"));
+    const int64_t m = d.m, k = d.k, n = d.n;
+    const Shape out_shape = d.out();
     MatrixStrides cs;
     if (c) {
-      QD_RETURN_IF_ERROR(expect_dtype(*c, DType::f32, "C"));
-      if (!broadcasts_to(c->shape, out_shape))
-        return invalid_input("input 'C' has shape {}: it must broadcast to [M, N] = {}", shape_str(c->shape),
-                             shape_str(out_shape));
-      cs = bias_strides(c->shape, m, n);
+      QD_ASSIGN_OR_RETURN(cs, gemm_c_strides(*c, DType::f32, d));
     }
     QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, DType::f32, out_shape));
 

@@ -143,6 +143,46 @@ inline MatrixStrides bias_strides(const Shape& c, int64_t m, int64_t n) {
   return {s[0], s[1]};
 }
 
+// ---- inputs shared by the float and integer kernels ---------------------------------------
+
+// Gemm / QGemm: A' = transA ? A^T : A is [M, K], B' likewise [K, N]; both inputs matrices.
+struct GemmDims {
+  int64_t m = 0, k = 0, n = 0;
+  Shape out() const { return {m, n}; }
+};
+inline Result<GemmDims> gemm_dims(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, std::string_view op) {
+  if (a.rank() != 2) return invalid_input("input 'A' has shape {}: {} needs a matrix", shape_str(a.shape), op);
+  if (b.rank() != 2) return invalid_input("input 'B' has shape {}: {} needs a matrix", shape_str(b.shape), op);
+  GemmDims d;
+  d.m = trans_a ? a.shape[1] : a.shape[0];
+  d.k = trans_a ? a.shape[0] : a.shape[1];
+  const int64_t kb = trans_b ? b.shape[1] : b.shape[0];
+  d.n = trans_b ? b.shape[0] : b.shape[1];
+  if (d.k != kb)
+    return invalid_input("inputs 'A' {} (transA={}) and 'B' {} (transB={}): inner dimensions {} and {} differ",
+                         shape_str(a.shape), trans_a ? 1 : 0, shape_str(b.shape), trans_b ? 1 : 0, d.k, kb);
+  return d;
+}
+
+// Gemm's C (f32) or QGemm's (s32): broadcasts unidirectionally to [M, N]; where each
+// C[m, n] is.
+inline Result<MatrixStrides> gemm_c_strides(const Tensor& c, DType type, const GemmDims& d) {
+  QD_RETURN_IF_ERROR(expect_dtype(c, type, "C"));
+  if (!broadcasts_to(c.shape, d.out()))
+    return invalid_input("input 'C' has shape {}: it must broadcast to [M, N] = {}", shape_str(c.shape),
+                         shape_str(d.out()));
+  return bias_strides(c.shape, d.m, d.n);
+}
+
+// A convolution's bias input 'B': `type`, one per output channel.
+inline Status expect_conv_bias(const Tensor& b, DType type, int64_t out_channels) {
+  QD_RETURN_IF_ERROR(expect_dtype(b, type, "B"));
+  if (b.rank() != 1 || b.shape[0] != out_channels)
+    return invalid_input("input 'B' has shape {}: expected [{}] (one {} bias per output channel)", shape_str(b.shape),
+                         out_channels, dtype_name(type));
+  return Status::ok();
+}
+
 // numpy matmul shapes: a [..., M, K] (or [K]), b [..., K, N] (or [K]); batch dims
 // broadcast; a 1-D a gains and loses a leading 1, a 1-D b a trailing 1.
 struct MatMulShape {
