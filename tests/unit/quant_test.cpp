@@ -347,12 +347,12 @@ class OnnxQuantNodeTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(OnnxQuantNodeTest, MatchesExpectedOutputs) { EXPECT_TRUE(run_onnx_node_test(GetParam())); }
 
 INSTANTIATE_TEST_SUITE_P(Onnx, OnnxQuantNodeTest,
-                         ::testing::ValuesIn(onnx_node_tests({"test_quantizelinear", "test_dequantizelinear"})),
+                         ::testing::ValuesIn(list_node_tests(kOnnxNodeTests, {"test_quantizelinear", "test_dequantizelinear"})),
                          [](const auto& info) { return info.param; });
 
 TEST(OnnxQuantNodeTests, AllFound) {
   // Guard against an empty selection silently passing (missing libonnx-testdata).
-  EXPECT_EQ(onnx_node_tests({"test_quantizelinear", "test_dequantizelinear"}).size(), 4u);
+  EXPECT_EQ(list_node_tests(kOnnxNodeTests, {"test_quantizelinear", "test_dequantizelinear"}).size(), 4u);
 }
 
 }  // namespace

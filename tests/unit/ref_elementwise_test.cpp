@@ -21,17 +21,7 @@ Tensor t1d(std::vector<T> v) {
 }
 
 NodeCase node(OpKind kind, std::vector<std::optional<Tensor>> inputs, int64_t opset = 14) {
-  NodeCase c;
-  c.kind = kind;
-  c.inputs = std::move(inputs);
-  c.opset = opset;
-  return c;
-}
-
-Result<Tensor> run1(const NodeCase& c) {
-  auto out = run_node(c);
-  if (!out) return out.status();
-  return (*out)[0];
+  return node_case(kind, std::move(inputs), opset);
 }
 
 template <typename T>
@@ -312,11 +302,7 @@ const std::vector<std::string> kStems = {"test_relu",    "test_leakyrelu", "test
                                          "test_sub",     "test_mul",       "test_div",     "test_cast"};
 
 // Node tests of these ops that cannot pass, each with the reason, checked to fail with it.
-struct Expected {
-  const char* test;
-  const char* message_part;  // what the load error must say
-};
-const Expected kCannotPass[] = {
+const UnrunnableNodeTest kCannotPass[] = {
     // qdrift tensors are f32/s8/u8/s32/s64/bool; these casts involve other element types.
     {"test_cast_BFLOAT16_to_FLOAT", "bfloat16"}, {"test_cast_DOUBLE_to_FLOAT", "double"},
     {"test_cast_DOUBLE_to_FLOAT16", "double"},   {"test_cast_FLOAT16_to_DOUBLE", "float16"},
@@ -325,17 +311,8 @@ const Expected kCannotPass[] = {
     {"test_cast_FLOAT_to_STRING", "string"},     {"test_cast_STRING_to_FLOAT", "string"},
 };
 
-bool cannot_pass(const std::string& name) {
-  for (const auto& e : kCannotPass)
-    if (name == e.test) return true;
-  return false;
-}
-
 std::vector<std::string> runnable_tests() {
-  std::vector<std::string> out;
-  for (const auto& n : onnx_node_tests(kStems))
-    if (!cannot_pass(n)) out.push_back(n);
-  return out;
+  return runnable_node_tests(list_node_tests(kOnnxNodeTests, kStems), kCannotPass);
 }
 
 class OnnxElementwiseNodeTest : public ::testing::TestWithParam<std::string> {};
@@ -346,13 +323,7 @@ INSTANTIATE_TEST_SUITE_P(Onnx, OnnxElementwiseNodeTest, ::testing::ValuesIn(runn
                          [](const auto& info) { return info.param; });
 
 TEST(OnnxElementwiseNodeTests, UnrunnableOnesFailWithTheirReason) {
-  for (const auto& e : kCannotPass) {
-    SCOPED_TRACE(e.test);
-    auto g = load_onnx(std::string(kOnnxNodeTests) + "/" + e.test + "/model.onnx");
-    ASSERT_FALSE(g);
-    EXPECT_EQ(g.status().code(), StatusCode::unsupported) << g.status().message();
-    EXPECT_NE(g.status().message().find(e.message_part), std::string::npos) << g.status().message();
-  }
+  expect_unrunnable_node_tests(kCannotPass);
 }
 
 TEST(OnnxElementwiseNodeTests, ComparisonCatchesDifferences) {
@@ -369,7 +340,7 @@ TEST(OnnxElementwiseNodeTests, ComparisonCatchesDifferences) {
 TEST(OnnxElementwiseNodeTests, SelectionIsComplete) {
   // 1 relu, 3 leakyrelu, 11 clip, 3 hardsigmoid, 2 hardswish, 2 sigmoid, 2 tanh, 3 add,
   // 4 sub, 4 mul, 4 div, 10 cast in libonnx-testdata 1.12.
-  EXPECT_EQ(onnx_node_tests(kStems).size(), 49u);
+  EXPECT_EQ(list_node_tests(kOnnxNodeTests, kStems).size(), 49u);
   EXPECT_EQ(runnable_tests().size(), 39u);
 }
 

@@ -7,15 +7,12 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/unit/ref_nn_helpers.h"
+#include "tests/unit/ref_test_helpers.h"
 
-namespace qdrift {
+namespace qdrift::test {
 namespace {
 
-using nn_test::make;
-using nn_test::OneNode;
-using nn_test::run_one;
-using nn_test::values_of;
+constexpr int64_t kOpset = 17;  // the opset these cases are written for
 using Ints = std::vector<int64_t>;
 using U8 = std::vector<uint8_t>;
 using S8 = std::vector<int8_t>;
@@ -27,15 +24,15 @@ Tensor u8(uint8_t v) { return Tensor::scalar<uint8_t>(v); }
 Tensor s8(int8_t v) { return Tensor::scalar<int8_t>(v); }
 
 // Runs a one-output node and returns its output (failing the test on error).
-Tensor run_ok(const OneNode& c) {
-  auto out = run_one(c);
+Tensor run_ok(const NodeCase& c) {
+  auto out = run_node(c);
   EXPECT_TRUE(out) << out.status().message();
   return out ? (*out)[0] : Tensor{};
 }
 
 // The status of a node that must fail.
-Status fail_status(const OneNode& c) {
-  auto out = run_one(c);
+Status fail_status(const NodeCase& c) {
+  auto out = run_node(c);
   EXPECT_FALSE(out) << "expected an error";
   return out ? Status::ok() : out.status();
 }
@@ -47,7 +44,7 @@ bool mentions(const Status& s, const std::string& needle) { return s.message().f
 TEST(RefQLinearMatMul, TiesRoundHalfToEven) {
   // acc = [1 3 5 -1 -3], multiplier (1 * 0.5) / 1 = 0.5 -> [0.5 1.5 2.5 -0.5 -1.5]
   // -> [0 2 2 0 -2].
-  OneNode c{OpKind::QLinearMatMul};
+  NodeCase c{OpKind::QLinearMatMul, kOpset};
   c.inputs = {make<int8_t>({1, 1}, {1}), f32(1.0f), s8(0), make<int8_t>({1, 5}, {1, 3, 5, -1, -3}),
               f32(0.5f), s8(0), f32(1.0f), s8(0)};
   const Tensor y = run_ok(c);
@@ -57,7 +54,7 @@ TEST(RefQLinearMatMul, TiesRoundHalfToEven) {
 
 TEST(RefQLinearMatMul, SaturatesToTheOutputType) {
   // u8: acc [400 0] + zp 10 -> [255 10].
-  OneNode c{OpKind::QLinearMatMul};
+  NodeCase c{OpKind::QLinearMatMul, kOpset};
   c.inputs = {make<uint8_t>({1, 1}, {200}), f32(1.0f), u8(0), make<uint8_t>({1, 2}, {2, 0}), f32(1.0f), u8(0),
               f32(1.0f), u8(10)};
   EXPECT_EQ(values_of<uint8_t>(run_ok(c)), (U8{255, 10}));
@@ -71,7 +68,7 @@ TEST(RefQLinearMatMul, ZeroPointsPerRowAndPerColumnScales) {
   // a - 128 = [[2 0] [-1 1]]; b - [1 0] per column = [[0 2] [2 4]].
   // acc = [[0 4] [2 2]]; multiplier a_scale[m] * b_scale[n] = [[1 .25] [2 .5]];
   // y = acc * mult + 100 = [[100 101] [104 101]].
-  OneNode c{OpKind::QLinearMatMul};
+  NodeCase c{OpKind::QLinearMatMul, kOpset};
   c.inputs = {make<uint8_t>({2, 2}, {130, 128, 127, 129}), make<float>({2}, {1.0f, 2.0f}), u8(128),
               make<int8_t>({2, 2}, {1, 2, 3, 4}), make<float>({2}, {1.0f, 0.25f}), make<int8_t>({2}, {1, 0}),
               f32(1.0f), u8(100)};
@@ -81,7 +78,7 @@ TEST(RefQLinearMatMul, ZeroPointsPerRowAndPerColumnScales) {
 }
 
 TEST(RefQLinearMatMul, RejectsBadParameters) {
-  OneNode c{OpKind::QLinearMatMul};
+  NodeCase c{OpKind::QLinearMatMul, kOpset};
   c.inputs = {make<uint8_t>({2, 2}, {1, 2, 3, 4}), f32(0.0f), u8(0), make<uint8_t>({2, 2}, {1, 2, 3, 4}),
               f32(1.0f), u8(0), f32(1.0f), u8(0)};
   Status s = fail_status(c);
@@ -107,7 +104,7 @@ TEST(RefQLinearMatMul, RejectsBadParameters) {
 TEST(RefMatMulInteger, PerRowAndPerColumnZeroPoints) {
   // A - [1 4] per row = [[0 1 2] [0 1 2]]; B - [0 1] per column: col0 [1 2 3], col1 [-2 -1 0].
   // y = [[8 -1] [8 -1]].
-  OneNode c{OpKind::MatMulInteger};
+  NodeCase c{OpKind::MatMulInteger, kOpset};
   c.inputs = {make<uint8_t>({2, 3}, {1, 2, 3, 4, 5, 6}), make<int8_t>({3, 2}, {1, -1, 2, 0, 3, 1}),
               make<uint8_t>({2}, {1, 4}), make<int8_t>({2}, {0, 1})};
   const Tensor y = run_ok(c);
@@ -128,14 +125,14 @@ TEST(RefMatMulInteger, AccumulatesInInt32WithWrapAround) {
   // 40000 * 255 * 255 = 2601000000 does not fit int32: ONNX's int32 sum wraps to
   // 2601000000 - 2^32 = -1693967296.
   const int64_t k = 40000;
-  OneNode c{OpKind::MatMulInteger};
+  NodeCase c{OpKind::MatMulInteger, kOpset};
   c.inputs = {make<uint8_t>({1, k}, U8(static_cast<size_t>(k), 255)),
               make<uint8_t>({k, 1}, U8(static_cast<size_t>(k), 255))};
   EXPECT_EQ(values_of<int32_t>(run_ok(c)), (S32{-1693967296}));
 }
 
 TEST(RefMatMulInteger, RejectsBadZeroPoints) {
-  OneNode c{OpKind::MatMulInteger};
+  NodeCase c{OpKind::MatMulInteger, kOpset};
   c.inputs = {make<uint8_t>({2, 3}, {1, 2, 3, 4, 5, 6}), make<int8_t>({3, 2}, {1, -1, 2, 0, 3, 1}),
               make<uint8_t>({3}, {1, 1, 1})};
   Status s = fail_status(c);
@@ -154,7 +151,7 @@ TEST(RefMatMulInteger, RejectsBadZeroPoints) {
 TEST(RefConvInteger, PaddingHoldsTheZeroPoint) {
   // x = 2 everywhere, x_zp 1 -> centred 1; 3x3 ones kernel, pads 1: each output counts the
   // input pixels of its window (padding is x_zp, contributing 0).
-  OneNode c{OpKind::ConvInteger};
+  NodeCase c{OpKind::ConvInteger, kOpset};
   c.inputs = {make<uint8_t>({1, 1, 3, 3}, U8(9, 2)), make<uint8_t>({1, 1, 3, 3}, U8(9, 1)), u8(1)};
   c.attrs = {{"pads", Ints{1, 1, 1, 1}}};
   const Tensor y = run_ok(c);
@@ -164,7 +161,7 @@ TEST(RefConvInteger, PaddingHoldsTheZeroPoint) {
 
 TEST(RefConvInteger, PerChannelWeightZeroPointAndInt8Extremes) {
   // w - [5 6] = [0 1]: m0 = 0, m1 = x.
-  OneNode c{OpKind::ConvInteger};
+  NodeCase c{OpKind::ConvInteger, kOpset};
   c.inputs = {make<uint8_t>({1, 1, 1, 2}, {3, 9}), make<uint8_t>({2, 1, 1, 1}, {5, 7}), std::nullopt,
               make<uint8_t>({2}, {5, 6})};
   EXPECT_EQ(values_of<int32_t>(run_ok(c)), (S32{0, 0, 3, 9}));
@@ -208,11 +205,11 @@ TEST(RefConvInteger, RandomGeometriesMatchNaiveLoops) {
       }
       return t;
     };
-    OneNode c{OpKind::ConvInteger};
+    NodeCase c{OpKind::ConvInteger, kOpset};
     c.inputs = {tensor(x_signed, {1, C, H, W}, x), tensor(w_signed, {M, cg, KH, KW}, w), tensor(x_signed, {}, {xz}),
                 tensor(w_signed, {M}, wz)};
     c.attrs = {{"group", group}, {"strides", Ints{S, S}}, {"dilations", Ints{D, D}}, {"pads", Ints{P0, P1, P2, P3}}};
-    auto res = run_one(c);
+    auto res = run_node(c);
     ASSERT_TRUE(res) << "iteration " << iter << ": " << res.status().message();
     const S32 got = values_of<int32_t>((*res)[0]);
     S32 want;
@@ -243,8 +240,8 @@ TEST(RefConvInteger, RandomGeometriesMatchNaiveLoops) {
 // bias [4 -1], x_scale 0.5, y_scale 1:
 //   m0: acc = 2 * x + 4 = [8 12 0 4], multiplier 0.125 -> [1 1.5 0 0.5] -> [1 2 0 0]
 //   m1: acc = -3 * x - 1 = [-7 -13 5 -1], multiplier 0.5 -> [-3.5 -6.5 2.5 -0.5] -> [-4 -6 2 0]
-OneNode qlinear_conv_case() {
-  OneNode c{OpKind::QLinearConv};
+NodeCase qlinear_conv_case() {
+  NodeCase c{OpKind::QLinearConv, kOpset};
   c.inputs = {make<uint8_t>({1, 1, 2, 2}, {130, 132, 126, 128}), f32(0.5f), u8(128),
               make<int8_t>({2, 1, 1, 1}, {2, -3}), make<float>({2}, {0.25f, 1.0f}), make<int8_t>({2}, {0, 0}),
               f32(1.0f), u8(10), make<int32_t>({2}, {4, -1})};
@@ -260,7 +257,7 @@ TEST(RefQLinearConv, PerChannelScalesBiasAndTies) {
 
 TEST(RefQLinearConv, SignedOutputSaturates) {
   // y_scale 1/1000 -> multipliers 125 and 500: every non-zero sum saturates.
-  OneNode c = qlinear_conv_case();
+  NodeCase c = qlinear_conv_case();
   c.inputs[6] = f32(0.001f);
   c.inputs[7] = s8(0);
   const Tensor y = run_ok(c);
@@ -272,15 +269,15 @@ TEST(RefQLinearConv, ConstantWeightsAndOddShape) {
   // 1x1 identity filter on a 1x1x13x3 input with x_zp = y_zp and equal scales: y = x.
   U8 x(39);
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<uint8_t>(i * 6);
-  OneNode c{OpKind::QLinearConv};
+  NodeCase c{OpKind::QLinearConv, kOpset};
   c.inputs = {make<uint8_t>({1, 1, 13, 3}, x), f32(0.1f), u8(7), make<uint8_t>({1, 1, 1, 1}, {129}), f32(1.0f),
               u8(128), f32(0.1f), u8(7)};
-  c.constant_inputs = true;
+  c.inputs_as_initializers = true;
   EXPECT_EQ(values_of<uint8_t>(run_ok(c)), x);
 }
 
 TEST(RefQLinearConv, RejectsBadParameters) {
-  OneNode c = qlinear_conv_case();
+  NodeCase c = qlinear_conv_case();
   c.inputs[4] = make<float>({3}, {1, 1, 1});
   EXPECT_TRUE(mentions(fail_status(c), "'w_scale'"));
   c = qlinear_conv_case();
@@ -307,8 +304,8 @@ TEST(RefQLinearConv, RejectsBadParameters) {
 // A - 128 = [[1 2] [0 -1]], a_scale 0.5; B = [[1 2] [3 4]] (b_zp 0), b_scale [1 0.5]
 // per column; C = [10 -20] per column. acc = A'B' + C = [[7+10 10-20] [-3+10 -4-20]]
 // = [[17 -10] [7 -24]].
-OneNode qgemm_case() {
-  OneNode c{OpKind::QGemm};
+NodeCase qgemm_case() {
+  NodeCase c{OpKind::QGemm, kOpset};
   c.inputs = {make<uint8_t>({2, 2}, {129, 130, 128, 127}), f32(0.5f), u8(128), make<int8_t>({2, 2}, {1, 2, 3, 4}),
               make<float>({2}, {1.0f, 0.5f}), s8(0), make<int32_t>({2}, {10, -20})};
   return c;
@@ -319,14 +316,14 @@ TEST(RefQGemm, FloatOutput) {
   const Tensor y = run_ok(qgemm_case());
   EXPECT_EQ(y.dtype, DType::f32);
   EXPECT_EQ(values_of<float>(y), (Floats{8.5f, -2.5f, 3.5f, -6.0f}));
-  OneNode c = qgemm_case();
+  NodeCase c = qgemm_case();
   c.attrs = {{"alpha", 2.0f}};
   EXPECT_EQ(values_of<float>(run_ok(c)), (Floats{17, -5, 7, -12}));
 }
 
 TEST(RefQGemm, QuantizedOutputAndTransposes) {
   // y_scale 0.5 -> multipliers [1 0.5]: [[17 -5] [7 -12]].
-  OneNode c = qgemm_case();
+  NodeCase c = qgemm_case();
   c.inputs.push_back(f32(0.5f));
   c.inputs.push_back(s8(0));
   Tensor y = run_ok(c);
@@ -342,7 +339,7 @@ TEST(RefQGemm, QuantizedOutputAndTransposes) {
 TEST(RefQGemm, PerColumnZeroPointWithTransposedB) {
   // b_zp [1 2] per column of B' = B^T: B' - zp = [[0 0] [2 2]]. acc = [[4 4] [-2 -2]] + C
   // = [[14 -16] [8 -22]]; f32 multipliers [0.5 0.25]: [[7 -4] [4 -5.5]].
-  OneNode c = qgemm_case();
+  NodeCase c = qgemm_case();
   c.inputs[3] = make<int8_t>({2, 2}, {1, 3, 2, 4});
   c.inputs[5] = make<int8_t>({2}, {1, 2});
   c.attrs = {{"transB", int64_t{1}}};
@@ -350,7 +347,7 @@ TEST(RefQGemm, PerColumnZeroPointWithTransposedB) {
 }
 
 TEST(RefQGemm, RejectsBadInputs) {
-  OneNode c = qgemm_case();
+  NodeCase c = qgemm_case();
   c.inputs.push_back(std::nullopt);
   c.inputs.push_back(s8(0));
   EXPECT_TRUE(mentions(fail_status(c), "'y_scale'"));
@@ -370,7 +367,7 @@ TEST(RefQGemm, RejectsBadInputs) {
 TEST(RefQLinearAdd, BroadcastRoundingAndSaturation) {
   // A [2, 1] = [10 20], scale 0.5, zp 10 -> [0 5]; B [3] = [3 0 1], scale 1 -> [3 0 1].
   // Sums [[3 0 1] [8 5 6]] / C_scale 2 = [[1.5 0 .5] [4 2.5 3]] -> [[2 0 0] [4 2 3]] + 5.
-  OneNode c{OpKind::QLinearAdd};
+  NodeCase c{OpKind::QLinearAdd, kOpset};
   c.inputs = {make<uint8_t>({2, 1}, {10, 20}), f32(0.5f), u8(10), make<uint8_t>({3}, {3, 0, 1}), f32(1.0f), u8(0),
               f32(2.0f), u8(5)};
   const Tensor y = run_ok(c);
@@ -390,7 +387,7 @@ TEST(RefQLinearAdd, BroadcastRoundingAndSaturation) {
 
 TEST(RefQLinearGlobalAveragePool, NchwNhwcAndTies) {
   // ch0 = [1 2 3 4] -> 10 * (1 / 4) = 2.5 -> 2; ch1 = [4 4 4 6] -> 4.5 -> 4 (ties to even).
-  OneNode c{OpKind::QLinearGlobalAveragePool};
+  NodeCase c{OpKind::QLinearGlobalAveragePool, kOpset};
   c.inputs = {make<uint8_t>({1, 2, 2, 2}, {1, 2, 3, 4, 4, 4, 4, 6}), f32(1.0f), u8(0), f32(1.0f), u8(0)};
   Tensor y = run_ok(c);
   EXPECT_EQ(y.shape, (Shape{1, 2, 1, 1}));
@@ -413,25 +410,18 @@ TEST(RefQLinearGlobalAveragePool, NchwNhwcAndTies) {
 // ---- ONNX node tests ----------------------------------------------------------------------
 
 std::vector<std::string> integer_node_tests() {
-  return nn_test::list_node_tests(nn_test::kOnnxTestData / "node",
-                                  {"test_qlinearconv", "test_qlinearmatmul_", "test_convinteger_",
-                                   "test_basic_convinteger", "test_matmulinteger"});
+  return list_node_tests(kOnnxNodeTests, {"test_qlinearconv", "test_qlinearmatmul", "test_convinteger",
+                                                      "test_basic_convinteger", "test_matmulinteger"});
 }
 
 class OnnxIntegerNodeTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OnnxIntegerNodeTest, MatchesExpectedOutputs) {
-  EXPECT_TRUE(nn_test::run_node_test_dir(nn_test::kOnnxTestData / "node" / GetParam()));
+  EXPECT_TRUE(run_onnx_node_test(GetParam()));
 }
 
-std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string s = info.param;
-  for (char& ch : s)
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return s;
-}
-
-INSTANTIATE_TEST_SUITE_P(Onnx, OnnxIntegerNodeTest, ::testing::ValuesIn(integer_node_tests()), test_name);
+INSTANTIATE_TEST_SUITE_P(Onnx, OnnxIntegerNodeTest, ::testing::ValuesIn(integer_node_tests()),
+                         node_test_param_name);
 
 TEST(OnnxIntegerNodeTests, FoundTheExpectedNumber) {
   // test_qlinearconv, test_qlinearmatmul_2D/3D, test_convinteger_with/without_padding,
@@ -440,4 +430,4 @@ TEST(OnnxIntegerNodeTests, FoundTheExpectedNumber) {
 }
 
 }  // namespace
-}  // namespace qdrift
+}  // namespace qdrift::test

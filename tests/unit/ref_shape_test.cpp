@@ -22,17 +22,7 @@ Tensor iota_f32(Shape shape) {
 Tensor ints(std::vector<int64_t> v) { return t1d<int64_t>(std::move(v)); }
 
 NodeCase node(OpKind kind, std::vector<std::optional<Tensor>> inputs, int64_t opset = 13) {
-  NodeCase c;
-  c.kind = kind;
-  c.inputs = std::move(inputs);
-  c.opset = opset;
-  return c;
-}
-
-Result<Tensor> run1(const NodeCase& c) {
-  auto out = run_node(c);
-  if (!out) return out.status();
-  return (*out)[0];
+  return node_case(kind, std::move(inputs), opset);
 }
 
 // Runs `c` and checks dtype, shape and every element.
@@ -364,27 +354,14 @@ const std::vector<std::string> kStems = {"test_flatten",   "test_reshape",   "te
 const std::vector<std::string> kOtherOps = {"test_gather_elements"};
 
 // Node tests of these ops that cannot pass, with the reason their load must give.
-struct Expected {
-  const char* test;
-  const char* message_part;
-};
-const Expected kCannotPass[] = {
+const UnrunnableNodeTest kCannotPass[] = {
     // qdrift graphs hold tensors only; these feed Identity an optional / a sequence.
     {"test_identity_opt", "not a tensor"},
     {"test_identity_sequence", "not a tensor"},
 };
 
-bool cannot_pass(const std::string& name) {
-  for (const auto& e : kCannotPass)
-    if (name == e.test) return true;
-  return false;
-}
-
 std::vector<std::string> runnable_tests() {
-  std::vector<std::string> out;
-  for (const auto& n : onnx_node_tests(kStems, kOtherOps))
-    if (!cannot_pass(n)) out.push_back(n);
-  return out;
+  return runnable_node_tests(list_node_tests(kOnnxNodeTests, kStems, kOtherOps), kCannotPass);
 }
 
 class OnnxShapeNodeTest : public ::testing::TestWithParam<std::string> {};
@@ -395,19 +372,13 @@ INSTANTIATE_TEST_SUITE_P(Onnx, OnnxShapeNodeTest, ::testing::ValuesIn(runnable_t
                          [](const auto& info) { return info.param; });
 
 TEST(OnnxShapeNodeTests, UnrunnableOnesFailWithTheirReason) {
-  for (const auto& e : kCannotPass) {
-    SCOPED_TRACE(e.test);
-    auto g = load_onnx(std::string(kOnnxNodeTests) + "/" + e.test + "/model.onnx");
-    ASSERT_FALSE(g);
-    EXPECT_EQ(g.status().code(), StatusCode::unsupported) << g.status().message();
-    EXPECT_NE(g.status().message().find(e.message_part), std::string::npos) << g.status().message();
-  }
+  expect_unrunnable_node_tests(kCannotPass);
 }
 
 TEST(OnnxShapeNodeTests, SelectionIsComplete) {
   // flatten 9, reshape 10, transpose 7, concat 12, squeeze 2, unsqueeze 8, constant +
   // constant_pad 2, edge_pad 1, reflect_pad 1, identity 3, shape 10, gather 4 (libonnx-testdata 1.12).
-  EXPECT_EQ(onnx_node_tests(kStems, kOtherOps).size(), 69u);
+  EXPECT_EQ(list_node_tests(kOnnxNodeTests, kStems, kOtherOps).size(), 69u);
   EXPECT_EQ(runnable_tests().size(), 67u);
 }
 
