@@ -8,6 +8,7 @@
 
 #include "cli/dump.h"
 #include "cli/inputs.h"
+#include "cli/lowered_json.h"
 #include "cli/print.h"
 #include "cli/run_json.h"
 #include <algorithm>
@@ -57,8 +58,11 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run->add_option("--dump-lowered", o.dump_lowered_path,
-                  "Write the lowered int8 graph to FILE as text: every node, and every tensor with its dtype, "
-                  "shape, scale, zero point and provenance (the source tensor and the rewrite that made it)")
+                  "Write the lowered int8 graph to FILE: every node (with the rewrite that made it), and every "
+                  "tensor with its dtype, shape, scale, zero point and provenance (the source tensor and the "
+                  "rewrite that made it). FILE ending in .json: JSON (schema qdrift.lowered/1, "
+                  "docs/lowered_json.md, adds the source nodes each node replaces and every policy knob); any "
+                  "other name: text")
       ->type_name("FILE");
   run->add_option("--repeat", o.repeat,
                   "After the first run, run N more times and print latency_ms median=X p90=Y min=Z (load and "
@@ -102,6 +106,7 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
       "  qdrift run model.onnx --input inputs.npz --dump tensors/ --save-outputs out/\n"
       "  qdrift run model.onnx --input x.npy --executor int8 --policy paddle-onednn --set bias=f32 --repeat 50\n"
       "  qdrift run model.onnx --input x.npy --executor oracle --dump-lowered lowered.txt --stats\n"
+      "  qdrift run model.onnx --input x.npy --executor int8 --dump-lowered lowered.json\n"
       "Directories given to --dump and --save-outputs are created if missing.");
   return run;
 }
@@ -147,9 +152,14 @@ Result<std::optional<LoweredGraph>> lower_if_needed(const Graph& model, const Ru
   if (int8) rec.policy = int8_policy_describe(policy);
   QD_ASSIGN_OR_RETURN(LoweredGraph low, lower(model, policy));
   if (!o.dump_lowered_path.empty()) {
-    std::string text = "# " + int8_policy_describe(policy) + "\n";
-    for (const std::string& n : low.notes) text += "# note: " + n + "\n";
-    text += format_graph_text(low.graph);
+    std::string text;
+    if (wants_lowered_json(o.dump_lowered_path)) {
+      text = lowered_to_json(model, low, policy);
+    } else {
+      text = "# " + int8_policy_describe(policy) + "\n";
+      for (const std::string& n : low.notes) text += "# note: " + n + "\n";
+      text += format_graph_text(low.graph);
+    }
     QD_RETURN_IF_ERROR(write_file_bytes(o.dump_lowered_path, text));
   }
   if (int8) rec.notes.insert(rec.notes.end(), low.notes.begin(), low.notes.end());

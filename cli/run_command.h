@@ -28,7 +28,7 @@ struct RunOptions {
   FakeQuantOptions fake_quant;
   std::string policy = "onnx";      // int8 policy preset (int8/oracle)
   std::vector<std::string> policy_sets;  // "knob=value" applied on top of the preset
-  std::string dump_lowered_path;    // the lowered graph with provenance, as text
+  std::string dump_lowered_path;    // the lowered graph with provenance: JSON for *.json, else text
   int repeat = 0;                   // extra timed runs after the first
   bool stats = false;               // one table row per produced tensor
   std::string dump_dir;             // every produced tensor as .npy + index.json

@@ -140,18 +140,28 @@ Status int8_policy_set(Int8Policy& p, const std::string& assignment) {
   return Status::ok();
 }
 
-std::string int8_policy_describe(const Int8Policy& p) {
-  std::string head = p.name;
-  if (!p.overrides.empty()) head += fmt::format(" ({})", fmt::join(p.overrides, ", "));
+std::vector<std::pair<std::string, std::string>> int8_policy_knobs(const Int8Policy& p) {
   static constexpr std::string_view kBias[] = {"model", "s32", "f32"};
   static constexpr std::string_view kWeights[] = {"model", "requantize"};
   static constexpr std::string_view kAct[] = {"exact", "after_scale"};
-  return fmt::format(
-      "{}: range={} unsigned_after_relu={} bias={} weights={} rounding={} act_order={} fp32_ops={} skip_nodes={}",
-      head, p.range == QuantRange::full ? "[-128,127]" : "[-127,127]", p.unsigned_after_relu ? "on" : "off",
-      kBias[static_cast<int>(p.bias)], kWeights[static_cast<int>(p.weights)], rounding_name(p.rounding),
-      kAct[static_cast<int>(p.act_order)], p.all_int8_ops ? std::string("none") : "all_but:" + ops_list(p.int8_ops),
-      p.skip_nodes.empty() ? "none" : p.skip_nodes);
+  return {
+      {"range", p.range == QuantRange::full ? "[-128,127]" : "[-127,127]"},
+      {"unsigned_after_relu", p.unsigned_after_relu ? "on" : "off"},
+      {"bias", std::string(kBias[static_cast<int>(p.bias)])},
+      {"weights", std::string(kWeights[static_cast<int>(p.weights)])},
+      {"rounding", std::string(rounding_name(p.rounding))},
+      {"act_order", std::string(kAct[static_cast<int>(p.act_order)])},
+      {"fp32_ops", p.all_int8_ops ? std::string("none") : "all_but:" + ops_list(p.int8_ops)},
+      {"skip_nodes", p.skip_nodes.empty() ? "none" : p.skip_nodes},
+  };
+}
+
+std::string int8_policy_describe(const Int8Policy& p) {
+  std::string out = p.name;
+  if (!p.overrides.empty()) out += fmt::format(" ({})", fmt::join(p.overrides, ", "));
+  out += ":";
+  for (const auto& [knob, value] : int8_policy_knobs(p)) out += fmt::format(" {}={}", knob, value);
+  return out;
 }
 
 std::string int8_policy_help() {

@@ -10,6 +10,7 @@
 
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/op_kind.h"
@@ -55,6 +56,9 @@ Result<Int8Policy> int8_policy_preset(const std::string& name);
 // Applies "knob=value". Knobs: range, unsigned_after_relu, bias, weights, rounding,
 // act_order, fp32_ops, skip_nodes. Unknown knobs or values are invalid_input.
 Status int8_policy_set(Int8Policy& policy, const std::string& assignment);
+// Every knob and its value, in the order of the policy table, as `--set` accepts them:
+// {"range", "[-128,127]"}, {"unsigned_after_relu", "off"}, ... {"skip_nodes", "none"}.
+std::vector<std::pair<std::string, std::string>> int8_policy_knobs(const Int8Policy& policy);
 // One line: the preset, the overrides and every knob's value.
 std::string int8_policy_describe(const Int8Policy& policy);
 // Help text listing the knobs, their values and the presets (for --help and docs).

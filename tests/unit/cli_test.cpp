@@ -14,6 +14,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -559,6 +561,194 @@ TEST_F(CliTest, BundledModelMatchesNumpyReference) {
     ASSERT_EQ(want.size(), 10u);
     for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-6) << "class " << i;
   }
+}
+
+// ---- --dump-lowered --------------------------------------------------------------------
+
+// The source model read here with protobuf (not qdrift's loader): what the lowered graph's
+// JSON must agree with.
+struct SourceModel {
+  onnx::ModelProto proto;
+  std::set<std::string> tensors;  // graph inputs, initializers, node outputs
+  std::set<std::string> node_names;
+  std::map<std::string, const onnx::TensorProto*> initializers;
+  std::map<std::string, const onnx::NodeProto*> producer;  // output name -> node
+
+  explicit SourceModel(const std::string& file) {
+    std::ifstream f(file, std::ios::binary);
+    EXPECT_TRUE(proto.ParseFromIstream(&f)) << file;
+    const auto& g = proto.graph();
+    for (const auto& v : g.input()) tensors.insert(v.name());
+    for (const auto& t : g.initializer()) {
+      tensors.insert(t.name());
+      initializers[t.name()] = &t;
+    }
+    for (const auto& n : g.node()) {
+      node_names.insert(n.name());
+      for (const auto& o : n.output()) {
+        tensors.insert(o);
+        producer[o] = &n;
+      }
+    }
+  }
+  std::vector<std::string> nodes_of(const std::string& op) const {
+    std::vector<std::string> names;
+    for (const auto& n : proto.graph().node())
+      if (n.op_type() == op) names.push_back(n.name());
+    return names;
+  }
+  // Elements of an initializer as double (FLOAT, INT8, UINT8, INT32; raw or typed fields).
+  std::vector<double> values(const std::string& name) const {
+    const auto it = initializers.find(name);
+    EXPECT_NE(it, initializers.end()) << name;
+    if (it == initializers.end()) return {};
+    const onnx::TensorProto& t = *it->second;
+    std::vector<double> v;
+    const std::string& raw = t.raw_data();
+    switch (t.data_type()) {
+      case onnx::TensorProto::FLOAT:
+        for (size_t i = 0; i + 4 <= raw.size(); i += 4) {
+          float x;
+          std::memcpy(&x, raw.data() + i, 4);
+          v.push_back(x);
+        }
+        for (float x : t.float_data()) v.push_back(x);
+        break;
+      case onnx::TensorProto::INT8:
+        for (char c : raw) v.push_back(static_cast<int8_t>(c));
+        for (int32_t x : t.int32_data()) v.push_back(x);
+        break;
+      case onnx::TensorProto::UINT8:
+        for (char c : raw) v.push_back(static_cast<uint8_t>(c));
+        for (int32_t x : t.int32_data()) v.push_back(x);
+        break;
+      default: ADD_FAILURE() << name << ": data type " << t.data_type();
+    }
+    return v;
+  }
+};
+
+std::vector<float> json_floats(const nlohmann::json& a) {
+  std::vector<float> v;
+  for (const auto& x : a) v.push_back(static_cast<float>(x.get<double>()));
+  return v;
+}
+std::vector<float> as_floats(const std::vector<double>& d) { return std::vector<float>(d.begin(), d.end()); }
+
+const char* kLoweringModels[] = {"conv_chain_u8", "depthwise_s8",   "residual_u8",
+                                 "gemm_concat_s8", "bn_conv_u8", "paddle_style_s8"};
+
+TEST_F(CliTest, DumpLoweredJsonAgreesWithTheSourceModel) {
+  const std::string dir = std::string(QDRIFT_SOURCE_DIR) + "/testdata/qdq/";
+  for (const char* name : kLoweringModels) {
+    SCOPED_TRACE(name);
+    const std::string model = dir + name + ".onnx";
+    const SourceModel src(model);
+    Proc p = run({"run", model, "--input", dir + name + "_input.npy", "--executor", "oracle", "--dump-lowered",
+                  path("lowered.json")});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    const auto j = nlohmann::json::parse(slurp(path("lowered.json")));
+    EXPECT_EQ(j["schema"], "qdrift.lowered/1");
+    EXPECT_EQ(j["source"]["nodes"].get<size_t>(), static_cast<size_t>(src.proto.graph().node_size()));
+
+    // Under the onnx policy every Conv of these models becomes one QConv, which replaces it.
+    const std::vector<std::string> convs = src.nodes_of("Conv");
+    ASSERT_FALSE(convs.empty());
+    std::map<std::string, int> conv_claims;
+    std::set<std::string> replaced;
+    size_t qconvs = 0;
+    for (const auto& n : j["nodes"]) {
+      for (const auto& r : n["replaces"]) {
+        const std::string s = r.get<std::string>();
+        EXPECT_TRUE(src.node_names.count(s)) << n["name"] << " replaces '" << s << "', not a source node";
+        replaced.insert(s);
+        if (n["op"] == "QConv" && std::find(convs.begin(), convs.end(), s) != convs.end()) ++conv_claims[s];
+      }
+      if (n["op"] == "QConv") {
+        ++qconvs;
+        EXPECT_EQ(n["domain"], "qdrift");
+        EXPECT_TRUE(n["rewrite"] == "fuse_conv" || n["rewrite"] == "fuse_conv_sum") << n["rewrite"];
+      }
+    }
+    EXPECT_EQ(qconvs, convs.size());
+    for (const auto& c : convs) EXPECT_EQ(conv_claims[c], 1) << "Conv " << c;
+    // Nothing of the source is lost: every source node is replaced by some lowered node.
+    EXPECT_EQ(replaced, src.node_names);
+
+    std::map<std::string, std::string> reader_op;  // value -> op of a node reading it
+    for (const auto& n : j["nodes"])
+      for (const auto& in : n["inputs"])
+        if (in.is_string()) reader_op[in.get<std::string>()] = n["op"].get<std::string>();
+    size_t quantize_outs = 0, weights = 0;
+    for (const auto& v : j["values"]) {
+      const std::string vname = v["name"].get<std::string>();
+      ASSERT_TRUE(v["source"].is_string()) << vname;
+      const std::string source = v["source"].get<std::string>();
+      EXPECT_TRUE(src.tensors.count(source)) << vname << " stands for '" << source << "', not a source tensor";
+      if (vname.rfind("quantize/out/", 0) == 0) {
+        // The source QuantizeLinear it replaces gives its scale and zero point.
+        ++quantize_outs;
+        const auto it = src.producer.find(source);
+        ASSERT_NE(it, src.producer.end()) << source;
+        const onnx::NodeProto& q = *it->second;
+        EXPECT_EQ(q.op_type(), "QuantizeLinear");
+        EXPECT_EQ(json_floats(v["quant"]["scale"]), as_floats(src.values(q.input(1))));
+        EXPECT_EQ(v["quant"]["zero_point"][0].get<double>(), src.values(q.input(2)).at(0));
+        const bool u8 = src.initializers.at(q.input(2))->data_type() == onnx::TensorProto::UINT8;
+        EXPECT_EQ(v["dtype"], u8 ? "u8" : "s8");
+        EXPECT_TRUE(v["quant"]["axis"].is_null());
+      }
+      if (v["rewrite"] == "quantized_weights") {
+        // Per output channel, the scales of the weights' DequantizeLinear: axis 0 of QConv's
+        // [M, C, kh, kw], axis 1 of QMatMul's [K, N].
+        ++weights;
+        const onnx::NodeProto& dq = *src.producer.at(source);
+        EXPECT_EQ(dq.op_type(), "DequantizeLinear");
+        EXPECT_EQ(json_floats(v["quant"]["scale"]), as_floats(src.values(dq.input(1))));
+        ASSERT_TRUE(reader_op.count(vname)) << vname;
+        EXPECT_EQ(v["quant"]["axis"], reader_op[vname] == "QConv" ? 0 : 1) << reader_op[vname];
+        EXPECT_EQ(v["constant"], true);
+        EXPECT_EQ(v["dtype"], "s8");
+      }
+    }
+    EXPECT_GT(quantize_outs, 0u);
+    EXPECT_EQ(weights, convs.size() + src.nodes_of("Gemm").size() + src.nodes_of("MatMul").size());
+  }
+}
+
+TEST_F(CliTest, DumpLoweredJsonPolicyAndTextForm) {
+  const std::string dir = std::string(QDRIFT_SOURCE_DIR) + "/testdata/qdq/";
+  const std::string model = dir + "residual_u8.onnx", input = dir + "residual_u8_input.npy";
+  // Every knob, as docs/lowering.md's policy table gives paddle-onednn, with bias flipped.
+  Proc p = run({"run", model, "--input", input, "--executor", "int8", "--policy", "paddle-onednn", "--set", "bias=f32",
+                "--dump-lowered", path("lowered.JSON")});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const auto j = nlohmann::json::parse(slurp(path("lowered.JSON")));
+  EXPECT_EQ(j["policy"]["preset"], "paddle-onednn");
+  EXPECT_EQ(j["policy"]["overrides"], nlohmann::json::array({"bias=f32"}));
+  const auto& k = j["policy"]["knobs"];
+  EXPECT_EQ(k["range"], "[-128,127]");
+  EXPECT_EQ(k["unsigned_after_relu"], "on");
+  EXPECT_EQ(k["bias"], "f32");
+  EXPECT_EQ(k["weights"], "requantize");
+  EXPECT_EQ(k["rounding"], "half_even");
+  EXPECT_EQ(k["act_order"], "after_scale");
+  EXPECT_EQ(k["fp32_ops"], "all_but:Conv,Gemm,MatMul,MaxPool,Concat");
+  EXPECT_EQ(k["skip_nodes"], "none");
+
+  // Any other name: the text form, a line per node, each source Conv a QConv.
+  p = run({"run", model, "--input", input, "--executor", "oracle", "--dump-lowered", path("lowered.txt")});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const std::string text = slurp(path("lowered.txt"));
+  EXPECT_EQ(text.rfind("# onnx: range=[-128,127]", 0), 0u) << text.substr(0, 200);
+  EXPECT_EQ(text.find('{'), std::string::npos) << "not text";
+  const SourceModel src(model);
+  size_t qconv_lines = 0;
+  for (size_t at = text.find("(qdrift.QConv)"); at != std::string::npos; at = text.find("(qdrift.QConv)", at + 1))
+    ++qconv_lines;
+  const std::vector<std::string> convs = src.nodes_of("Conv");
+  EXPECT_EQ(qconv_lines, convs.size());
+  for (const auto& c : convs) EXPECT_NE(text.find("node " + c + " (qdrift.QConv)"), std::string::npos) << c;
 }
 
 // QD_ASSERT aborts; cli::main turns SIGABRT into exit 3 with a one-line message. qdrift is
