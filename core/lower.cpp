@@ -198,38 +198,23 @@ class Lowering {
       const Tensor* real = constant(q->input(0));
       QD_ASSIGN_OR_RETURN(auto qparams, qdq_params(*q));
       if (!real || real->dtype != DType::f32 || !qparams) return std::optional<QuantizedWeights>{};
+      if (!quant_params_fit(real->shape, *qparams))
+        return invalid_input("weights '{}': {} scales do not fit shape {}", src_.value(w).name, qparams->scale.size(),
+                             shape_str(real->shape));
       // Constant-fold the weights' fake quantization exactly as ONNX defines it.
-      qw.codes = quantize_tensor(*real, *qparams);
+      qw.codes = quantize_tensor(*real, *qparams, quant_grid(qparams->zero_point_type, QuantRange::full),
+                                 Rounding::half_even);
     } else {
       return std::optional<QuantizedWeights>{};
     }
     if (qw.q.is_per_axis()) {
       const int rank = qw.codes.rank();
       if (qw.q.axis < 0) qw.q.axis += rank;
-      if (qw.q.axis < 0 || qw.q.axis >= rank ||
-          qw.codes.shape[static_cast<size_t>(qw.q.axis)] != static_cast<int64_t>(qw.q.scale.size()))
+      if (!quant_params_fit(qw.codes.shape, qw.q))
         return invalid_input("weights '{}': {} scales do not match axis {} of shape {}", src_.value(w).name,
                              qw.q.scale.size(), qw.q.axis, shape_str(qw.codes.shape));
     }
     return std::optional<QuantizedWeights>{std::move(qw)};
-  }
-
-  static Tensor quantize_tensor(const Tensor& real, const QuantParams& q) {
-    Tensor codes = Tensor::zeros(q.zero_point_type, real.shape);
-    const QuantGrid grid = quant_grid(q.zero_point_type, QuantRange::full);
-    const int64_t n = real.numel();
-    const int axis = q.axis < 0 ? q.axis + real.rank() : q.axis;
-    const int64_t inner = q.is_per_axis() ? shape_strides(real.shape)[static_cast<size_t>(axis)] : 1;
-    const int64_t dim = q.is_per_axis() ? real.shape[static_cast<size_t>(axis)] : 1;
-    for (int64_t i = 0; i < n; ++i) {
-      const size_t c = q.is_per_axis() ? static_cast<size_t>((i / inner) % dim) : 0;
-      const int32_t v = quantize_value(real.data<float>()[i], q.scale[c], q.zero_point[c], grid, Rounding::half_even);
-      dispatch_dtype(codes.dtype, [&](auto tag) {
-        using T = decltype(tag);
-        if constexpr (std::is_integral_v<T>) codes.data<T>()[i] = static_cast<T>(v);
-      });
-    }
-    return codes;
   }
 
   // ---- building the lowered graph ---------------------------------------------------------
@@ -313,6 +298,7 @@ class Lowering {
       // Dequantized constant (weights read by a float op): fold into an f32 initializer.
       QD_ASSIGN_OR_RETURN(auto params, qdq_params(*p));
       if (params) {
+        QD_RETURN_IF_ERROR(check_dequantizable(*constant(p->input(0)), *params, v.name));
         slot = new_constant(v.name, dequantize_tensor(*constant(p->input(0)), *params), "fold_dequantize", sv);
         return slot;
       }
@@ -333,17 +319,14 @@ class Lowering {
     return q;
   }
 
-  static Tensor dequantize_tensor(const Tensor& codes, const QuantParams& q) {
-    Tensor real = Tensor::zeros(DType::f32, codes.shape);
-    const int axis = q.axis < 0 ? q.axis + codes.rank() : q.axis;
-    const int64_t inner = q.is_per_axis() ? shape_strides(codes.shape)[static_cast<size_t>(axis)] : 1;
-    const int64_t dim = q.is_per_axis() ? codes.shape[static_cast<size_t>(axis)] : 1;
-    for (int64_t i = 0; i < codes.numel(); ++i) {
-      const size_t c = q.is_per_axis() ? static_cast<size_t>((i / inner) % dim) : 0;
-      real.data<float>()[i] =
-          dequantize_value(static_cast<int32_t>(codes.value_as_double(i)), q.scale[c], q.zero_point[c]);
-    }
-    return real;
+  // dequantize_tensor asserts its preconditions; a constant from the file must meet them.
+  static Status check_dequantizable(const Tensor& codes, const QuantParams& q, const std::string& name) {
+    if (!is_int8(codes.dtype) && codes.dtype != DType::s32)
+      return invalid_input("'{}': DequantizeLinear of a {} constant (expected u8, s8 or s32)", name,
+                           dtype_name(codes.dtype));
+    if (!quant_params_fit(codes.shape, q))
+      return invalid_input("'{}': {} scales do not fit shape {}", name, q.scale.size(), shape_str(codes.shape));
+    return Status::ok();
   }
 
   ValueId emit_dequantize(ValueId q, ValueId source) {
@@ -823,6 +806,7 @@ class Lowering {
       QD_ASSIGN_OR_RETURN(auto params, qdq_params(*dq));
       if (!c || !params) return unsupported("bias '{}' is not a constant", src_.value(b).name);
       if (c->numel() != channels) return invalid_input("bias '{}' has {} values for {} channels", src_.value(b).name, c->numel(), channels);
+      QD_RETURN_IF_ERROR(check_dequantizable(*c, *params, src_.value(b).name));
       Tensor r = dequantize_tensor(*c, *params);
       real = std::vector<float>(r.values<float>().begin(), r.values<float>().end());
       if (c->dtype == DType::s32) {
@@ -875,7 +859,7 @@ class Lowering {
       w.q.scale.push_back(m > 0.f ? m / 127.f : 1.f);
       w.q.zero_point.push_back(0);
     }
-    w.codes = quantize_tensor(real, w.q);
+    w.codes = quantize_tensor(real, w.q, quant_grid(DType::s8, QuantRange::full), Rounding::half_even);
     return w;
   }
 
