@@ -54,12 +54,8 @@ QuantParams QuantParams::per_tensor(float scale, int32_t zero_point, DType type)
 }
 
 Tensor Tensor::zeros(DType dtype, Shape shape) {
-  QD_ASSERT(dtype != DType::undefined);
-  QD_ASSERT(shape_is_known(shape));
-  Tensor t;
-  t.dtype = dtype;
-  t.shape = std::move(shape);
-  t.bytes.assign(static_cast<size_t>(shape_numel(t.shape)) * dtype_size(dtype), std::byte{0});
+  Tensor t = uninitialized(dtype, std::move(shape));
+  std::fill(t.bytes.begin(), t.bytes.end(), std::byte{0});
   return t;
 }
 

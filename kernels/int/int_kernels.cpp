@@ -186,10 +186,7 @@ class QAddKernel final : public Kernel {
   Status run(KernelContext& ctx) override {
     const Tensor& a = *ctx.input(0);
     const Tensor& b = *ctx.input(1);
-    if (a.dtype != p_.a || b.dtype != p_.b || a.shape != b.shape)
-      return internal_error("QAdd inputs {} {} and {} {}: expected {} and {} of one shape", dtype_name(a.dtype),
-                            shape_str(a.shape), dtype_name(b.dtype), shape_str(b.shape), dtype_name(p_.a),
-                            dtype_name(p_.b));
+    QD_RETURN_IF_ERROR(intk::check_qadd_inputs(p_, a, b));
     QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, p_.y, a.shape));
     y->quant = ctx.graph.value(ctx.node.outputs[0]).quant;
     const QuantGrid grid = quant_grid(p_.y, QuantRange::full);
@@ -270,6 +267,14 @@ Result<QAddParams> qadd_params(const Graph& g, const Node& n) {
   QD_RETURN_IF_ERROR(read(n.inputs[1], p.b, p.scale_b, p.zp_b));
   QD_RETURN_IF_ERROR(read(n.outputs[0], p.y, p.scale_y, p.zp_y));
   return p;
+}
+
+Status check_qadd_inputs(const QAddParams& p, const Tensor& a, const Tensor& b) {
+  if (a.dtype != p.a || b.dtype != p.b || a.shape != b.shape)
+    return internal_error("QAdd inputs {} {} and {} {}: expected {} and {} of one shape", dtype_name(a.dtype),
+                          shape_str(a.shape), dtype_name(b.dtype), shape_str(b.shape), dtype_name(p.a),
+                          dtype_name(p.b));
+  return Status::ok();
 }
 
 Result<std::unique_ptr<Kernel>> create_qadd(const Graph& g, const Node& n, const ExecOptions&) {

@@ -31,6 +31,8 @@ struct QAddParams {
   int32_t zp_a = 0, zp_b = 0, zp_y = 0;
 };
 Result<QAddParams> qadd_params(const Graph& g, const Node& n);
+// The run-time inputs match the parameters: the declared dtypes and one shape.
+Status check_qadd_inputs(const QAddParams& p, const Tensor& a, const Tensor& b);
 // The oracle's QAdd kernel (entry of int_kernel_table()).
 Result<std::unique_ptr<Kernel>> create_qadd(const Graph& g, const Node& n, const ExecOptions& options);
 

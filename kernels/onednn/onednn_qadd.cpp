@@ -84,10 +84,7 @@ class QAddKernel final : public Kernel {
   Status run(KernelContext& ctx) override {
     const Tensor* a = ctx.input(0);
     const Tensor* b = ctx.input(1);
-    if (a->dtype != q_.a || b->dtype != q_.b || a->shape != b->shape)
-      return internal_error("QAdd inputs {} {} and {} {}: expected {} and {} of one shape", dtype_name(a->dtype),
-                            shape_str(a->shape), dtype_name(b->dtype), shape_str(b->shape), dtype_name(q_.a),
-                            dtype_name(q_.b));
+    QD_RETURN_IF_ERROR(intk::check_qadd_inputs(q_, *a, *b));
     Tensor converted;
     if (a->layout != b->layout) {  // bring the row-major one to channels-last
       converted = to_channels_last(a->layout == Layout::row_major ? *a : *b);
