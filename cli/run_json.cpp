@@ -8,43 +8,6 @@ namespace qdrift::cli {
 
 using json = nlohmann::ordered_json;
 
-json json_number(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  return v;
-}
-
-json json_shape(const Shape& s) {
-  json a = json::array();
-  for (int64_t d : s) a.push_back(d);
-  return a;
-}
-
-std::string json_entry_per_line(const json& j) {
-  const auto dump = [](const json& v) { return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
-  std::string out = "{\n";
-  size_t i = 0;
-  for (const auto& [key, value] : j.items()) {
-    out += "  " + dump(json(key)) + ": ";
-    const bool list = value.is_array() && !value.empty();
-    bool map = value.is_object() && !value.empty();
-    for (const auto& [k, v] : value.items()) map = map && v.is_object();
-    if (list || map) {
-      out += list ? "[\n" : "{\n";
-      size_t n = 0;
-      for (const auto& [k, v] : value.items()) {
-        out += "    " + (map ? dump(json(k)) + ": " : std::string()) + dump(v);
-        out += ++n < value.size() ? ",\n" : "\n";
-      }
-      out += list ? "  ]" : "  }";
-    } else {
-      out += dump(value);
-    }
-    out += ++i < j.size() ? ",\n" : "\n";
-  }
-  return out + "}\n";
-}
-
 namespace {
 
 // Element values (min, max) of integer tensors are integers in JSON too.

@@ -1,0 +1,40 @@
+// mapping.h: pairs the tensors of two graphs and says how each pair was found.
+//
+//   QD_ASSIGN_OR_RETURN(Mapping m, map_tensors(reference, lowered.graph, &rules));
+//   for (const TensorPair& p : m.pairs)
+//     fmt::print("{} <-> {} ({})\n", reference.value(p.ref).name, lowered.graph.value(p.other).name,
+//                match_method_name(p.method));
+//
+// Methods, most certain first: provenance (the other graph is our lowering: each value names
+// the source tensor it stands for), name (identical names), rule (the user's rules file).
+// Only produced tensors (node outputs) are paired; a reference tensor may pair with several
+// other tensors (a rule's one-to-many). Tensors left without a partner are listed with the
+// reason, never dropped.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/graph.h"
+#include "diff/mapping_rules.h"
+#include "diff/report.h"
+
+namespace qdrift {
+
+struct TensorPair {
+  ValueId ref = kNoValue;
+  ValueId other = kNoValue;
+  MatchMethod method = MatchMethod::name;
+  std::string detail;  // the provenance rewrite, the rule used
+};
+
+struct Mapping {
+  std::vector<TensorPair> pairs;            // reference production order, then other order
+  std::vector<UnmatchedRecord> unmatched;   // both sides
+};
+
+// `rules` may be null. Pairs whose element counts differ are not made; both tensors are then
+// listed as unmatched with the shapes in the reason.
+Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* rules);
+
+}  // namespace qdrift
