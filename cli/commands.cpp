@@ -10,6 +10,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/diff_command.h"
+#include "cli/gate_command.h"
 #include "cli/run_command.h"
 
 namespace qdrift::cli {
@@ -42,6 +44,10 @@ int dispatch(int argc, char** argv) {
              "Run 'qdrift <command> --help' for the options of a command.");
   RunOptions run_options;
   CLI::App* run = add_run_command(app, run_options);
+  GateOptions gate_options;
+  CLI::App* gate = add_gate_command(app, gate_options);
+  DiffOptions diff_options;
+  CLI::App* diff = add_diff_command(app, diff_options);
 
   try {
     app.parse(argc, argv);
@@ -50,13 +56,16 @@ int dispatch(int argc, char** argv) {
   }
 
   Status status;
+  int gate_exit = kExitOk;  // kExitGateFailed when the gate ran and failed
   if (run->parsed()) status = run_command(run_options);
+  if (gate->parsed()) status = gate_command(gate_options, &gate_exit);
+  if (diff->parsed()) status = diff_command(diff_options);
   std::fflush(stdout);
   if (!status.is_ok()) {
     fmt::print(stderr, "qdrift: {}\n", status.message());
     return exit_code(status);
   }
-  return kExitOk;
+  return gate_exit;
 }
 
 }  // namespace

@@ -1,26 +1,24 @@
 #include "cli/run_command.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/common_options.h"
 #include "cli/dump.h"
 #include "cli/inputs.h"
 #include "cli/lowered_json.h"
 #include "cli/print.h"
 #include "cli/run_json.h"
-#include <algorithm>
-
 #include "core/int8_policy.h"
 #include "core/lower.h"
 #include "core/onnx_loader.h"
 #include "core/passes.h"
 #include "core/tensor_io.h"
-#include "kernels/int/int_kernels.h"
-#include "kernels/onednn/onednn_kernels.h"
-#include "kernels/ref/ref_kernels.h"
 
 namespace qdrift::cli {
 
@@ -31,13 +29,7 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
   run->add_option("model", o.model, "ONNX model to run (a QDQ fake-quant export or a float model)")
       ->required()
       ->type_name("MODEL");
-  run->add_option("-i,--input", o.inputs,
-                  "A model input (.npy, .npz or ONNX TensorProto .pb); repeat for several. NAME=FILE binds the "
-                  "input NAME; a bare FILE takes the next input not bound by name, in model order; an .npz "
-                  "binds each member to the input of the same name")
-      ->type_name("[NAME=]FILE")
-      ->expected(1)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  add_input_option(run, o.inputs);
   run->add_option("--executor", o.executor,
                   "ref: the graph as given, fake quantization as ONNX defines it; fp32: the graph with "
                   "QuantizeLinear/DequantizeLinear removed (the float baseline); int8: the model lowered to a "
@@ -45,18 +37,7 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
                   "plain C++ integer arithmetic")
       ->check(CLI::IsMember({"ref", "fp32", "int8", "oracle"}))
       ->capture_default_str();
-  run->add_option("--policy", o.policy,
-                  "int8 policy preset for --executor int8|oracle: onnx (default), paddle-onednn, paddle-lite-arm "
-                  "(docs/lowering.md)")
-      ->check(CLI::IsMember({"onnx", "paddle-onednn", "paddle-lite-arm"}))
-      ->capture_default_str();
-  run->add_option("--set", o.policy_sets,
-                  "Override one policy knob, repeatable: range=full|narrow, unsigned_after_relu=on|off, "
-                  "bias=model|s32|f32, weights=model|requantize, rounding=half_even|half_away, "
-                  "act_order=exact|after_scale, fp32_ops=none|Op,Op|all_but:Op,Op, skip_nodes=REGEX")
-      ->type_name("KNOB=VALUE")
-      ->expected(1)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  add_policy_options(run, o.policy, o.policy_sets);
   run->add_option("--dump-lowered", o.dump_lowered_path,
                   "Write the lowered int8 graph to FILE: every node (with the rewrite that made it), and every "
                   "tensor with its dtype, shape, scale, zero point and provenance (the source tensor and the "
@@ -69,21 +50,7 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
                   "first run excluded; no statistics or dumps in the timed runs)")
       ->type_name("N")
       ->check(CLI::Range(1, 100000));
-  run->add_option_function<std::string>(
-         "--fake-range",
-         [&o](const std::string& v) { o.fake_quant.range = v == "narrow" ? QuantRange::narrow : QuantRange::full; },
-         "QuantizeLinear saturation: full (ONNX: s8 [-128,127], u8 [0,255]) or narrow (s8 [-127,127], u8 "
-         "[1,255], as PaddleSlim and TF symmetric fake-quant)")
-      ->check(CLI::IsMember({"full", "narrow"}))
-      ->default_str("full");
-  run->add_option_function<std::string>(
-         "--fake-rounding",
-         [&o](const std::string& v) {
-           o.fake_quant.rounding = v == "half_away" ? Rounding::half_away : Rounding::half_even;
-         },
-         "QuantizeLinear rounding: half_even (ONNX, oneDNN, numpy) or half_away (std::round, some trainers)")
-      ->check(CLI::IsMember({"half_even", "half_away"}))
-      ->default_str("half_even");
+  add_fake_quant_options(run, o.fake_quant);
   run->add_flag("--stats", o.stats,
                 "Print a row per tensor in execution order: op, dtype, shape, avg, min, max, argmax, std, and "
                 "NaN/Inf counts when any");
@@ -112,10 +79,6 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
 }
 
 namespace {
-
-double ms_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
-}
 
 Status make_dir(const std::string& dir, std::string_view what) {
   std::error_code ec;
@@ -147,8 +110,7 @@ Result<std::optional<LoweredGraph>> lower_if_needed(const Graph& model, const Ru
   if (!int8 && (o.policy != "onnx" || !o.policy_sets.empty()))
     return invalid_input("--policy and --set apply to --executor int8 or oracle, not {}", o.executor);
   if (!int8 && o.dump_lowered_path.empty()) return std::optional<LoweredGraph>{};
-  QD_ASSIGN_OR_RETURN(Int8Policy policy, int8_policy_preset(o.policy));
-  for (const std::string& s : o.policy_sets) QD_RETURN_IF_ERROR(int8_policy_set(policy, s));
+  QD_ASSIGN_OR_RETURN(Int8Policy policy, int8_policy_from(o.policy, o.policy_sets));
   if (int8) rec.policy = int8_policy_describe(policy);
   QD_ASSIGN_OR_RETURN(LoweredGraph low, lower(model, policy));
   if (!o.dump_lowered_path.empty()) {
@@ -164,12 +126,6 @@ Result<std::optional<LoweredGraph>> lower_if_needed(const Graph& model, const Ru
   }
   if (int8) rec.notes.insert(rec.notes.end(), low.notes.begin(), low.notes.end());
   return std::optional<LoweredGraph>{std::move(low)};
-}
-
-const KernelTable& table_for(const std::string& executor) {
-  if (executor == "int8") return onednn_kernel_table();
-  if (executor == "oracle") return int_kernel_table();
-  return ref_kernel_table();
 }
 
 double percentile(std::vector<double> v, double p) {
@@ -206,7 +162,7 @@ Status run_command(const RunOptions& o) {
   exec_options.limits = load_options.limits;
   exec_options.log = [&rec](std::string_view note) { rec.notes.emplace_back(note); };
   // Unsupported ops are listed all at once by create(); the message reaches the user as is.
-  auto executor = Executor::create(*graph, table_for(o.executor), exec_options);
+  auto executor = Executor::create(*graph, kernel_table_for(o.executor), exec_options);
   if (!executor) return executor.status().with_context(o.model);
   rec.load_ms = ms_since(start);
 

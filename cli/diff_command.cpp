@@ -1,0 +1,204 @@
+#include "cli/diff_command.h"
+
+#include <chrono>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include "cli/common_options.h"
+#include "cli/inputs.h"
+#include "core/lower.h"
+#include "core/onnx_loader.h"
+#include "core/passes.h"
+#include "core/tensor_io.h"
+#include "diff/drift.h"
+#include "diff/mapping_rules.h"
+#include "diff/report_json.h"
+#include "diff/report_text.h"
+
+#ifndef QDRIFT_VERSION
+#define QDRIFT_VERSION "unknown"
+#endif
+
+namespace qdrift::cli {
+
+CLI::App* add_diff_command(CLI::App& app, DiffOptions& o) {
+  CLI::App* diff = app.add_subcommand(
+      "diff", "Run the fake-quant reference and the real int8 runtime, pair their tensors, report the drift");
+  diff->add_option("model", o.model, "The QDQ (fake-quant) ONNX model: the reference side")
+      ->required()
+      ->type_name("MODEL");
+  add_input_option(diff, o.inputs);
+  diff->add_option("--against", o.against,
+                   "The other side: int8 (MODEL lowered under --policy, on oneDNN), oracle (the same int8 graph in "
+                   "plain C++ integers), fp32 (QuantizeLinear/DequantizeLinear removed: the quantization-error "
+                   "baseline), ref (only with --other: the second model as given)")
+      ->check(CLI::IsMember({"int8", "oracle", "fp32", "ref"}))
+      ->capture_default_str();
+  diff->add_option("--other", o.other_model,
+                   "A second model for the other side (another QDQ export, or a real int8 ONNX model with "
+                   "QLinearConv/ConvInteger/...), run as --against says; tensors pair by name and --rules")
+      ->type_name("MODEL2");
+  add_policy_options(diff, o.policy, o.policy_sets);
+  add_fake_quant_options(diff, o.fake_quant);
+  diff->add_option("--rules", o.rules_path,
+                   "Mapping rules (JSON, schema qdrift.rules/1, docs/mapping_rules.md): explicit pairs and "
+                   "regex -> template patterns for tensors whose names differ")
+      ->type_name("RULES.json");
+  diff->add_option("--max-steps", o.thresholds.max_steps,
+                   "A pair with a reference scale diverges when its largest error exceeds this many steps of "
+                   "that scale")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  diff->add_option("--min-sqnr-db", o.thresholds.min_sqnr_db,
+                   "A pair without a reference scale diverges when its SQNR (dB) is below this")
+      ->capture_default_str();
+  diff->add_option("--rows", o.rows,
+                   "Table rows on screen: the first divergence's neighbourhood and the worst pairs; 0 = every pair")
+      ->capture_default_str();
+  diff->add_option("--json", o.json_path, "Write the drift report to FILE (schema qdrift.report/1, docs/report.md)")
+      ->type_name("FILE");
+  diff->footer(
+      "Examples:\n"
+      "  qdrift diff model.onnx --input x.npy --json report.json\n"
+      "  qdrift diff model.onnx --input x.npy --policy paddle-onednn --set bias=f32\n"
+      "  qdrift diff model.onnx --input x.npy --against fp32 --rows 0\n"
+      "  qdrift diff model.onnx --input x.npy --other model_int8.onnx --rules rules.json\n"
+      "The report lists every pair (provenance, name or rule), its drift in real values and in steps of the\n"
+      "reference's scale, the first divergent layer, and every tensor left unmatched. NaN and Inf are counted\n"
+      "per side, never folded into a number. Exit 0 whatever the drift (use 'qdrift gate' to fail a build).");
+  return diff;
+}
+
+namespace {
+
+Result<ModelRecord> model_record(const std::string& path, const Graph& g, const Limits& limits) {
+  QD_ASSIGN_OR_RETURN(std::string bytes, read_file_bytes(path, limits.max_file_bytes));
+  ModelRecord m;
+  m.path = path;
+  m.xxh64 = fmt::format("{:016x}", XXH64(bytes.data(), bytes.size(), 0));
+  m.opset = g.opset;
+  m.nodes = static_cast<int64_t>(g.nodes.size());
+  return m;
+}
+
+std::string reference_label(const FakeQuantOptions& f) {
+  if (f.range == QuantRange::full && f.rounding == Rounding::half_even) return "ref";
+  return fmt::format("ref(range={},rounding={})", quant_range_name(f.range), rounding_name(f.rounding));
+}
+
+// One side to run: a graph (owned here when it is derived) and its kernel table.
+struct Side {
+  Graph graph;
+  std::string executor;
+};
+
+// The other side's graph: the model itself (ref), QDQ stripped (fp32), or lowered (int8, oracle).
+Result<Side> make_other(const Graph& model, const DiffOptions& o, Report& report) {
+  Side s;
+  s.executor = o.against;
+  if (o.against == "fp32") {
+    s.graph = strip_qdq(model);
+    if (s.graph.source_path.empty()) s.graph.source_path = model.source_path;
+  } else if (o.against == "int8" || o.against == "oracle") {
+    QD_ASSIGN_OR_RETURN(Int8Policy policy, int8_policy_from(o.policy, o.policy_sets));
+    report.policy = int8_policy_describe(policy);
+    QD_ASSIGN_OR_RETURN(LoweredGraph low, lower(model, policy));
+    report.notes.insert(report.notes.end(), low.notes.begin(), low.notes.end());
+    s.graph = std::move(low.graph);
+  } else {
+    s.graph = model;
+  }
+  return s;
+}
+
+Result<std::vector<Tensor>> feeds_for(const Graph& g, const std::vector<std::string>& specs, const Limits& limits,
+                                      std::vector<InputRecord>* records) {
+  QD_ASSIGN_OR_RETURN(std::vector<BoundInput> bound, bind_inputs(g, specs, limits));
+  std::vector<Tensor> feeds;
+  for (BoundInput& b : bound) {
+    if (records) {
+      InputRecord r;
+      r.name = b.record.name;
+      r.file = b.record.file;
+      r.member = b.record.member;
+      r.dtype = b.tensor.dtype;
+      r.shape = b.tensor.shape;
+      r.stats = compute_stats(b.tensor);
+      records->push_back(std::move(r));
+    }
+    feeds.push_back(std::move(b.tensor));
+  }
+  return feeds;
+}
+
+}  // namespace
+
+Status diff_command(const DiffOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  if (o.against == "ref" && o.other_model.empty())
+    return invalid_input("--against ref compares a second model: give it with --other MODEL2");
+  if ((o.against == "fp32" || o.against == "ref") && (o.policy != "onnx" || !o.policy_sets.empty()))
+    return invalid_input("--policy and --set apply to --against int8 or oracle, not {}", o.against);
+
+  Report report;
+  report.tool_version = QDRIFT_VERSION;
+  const LoadOptions load_options;
+  const Limits& limits = load_options.limits;
+  std::optional<MappingRules> rules;
+  if (!o.rules_path.empty()) {
+    QD_ASSIGN_OR_RETURN(MappingRules r, read_mapping_rules(o.rules_path, limits));
+    rules = std::move(r);
+  }
+
+  QD_ASSIGN_OR_RETURN(Graph model, load_onnx(o.model, load_options));
+  QD_ASSIGN_OR_RETURN(report.ref_model, model_record(o.model, model, limits));
+  Graph second;
+  const Graph* other_source = &model;
+  if (!o.other_model.empty()) {
+    QD_ASSIGN_OR_RETURN(second, load_onnx(o.other_model, load_options));
+    other_source = &second;
+  }
+  QD_ASSIGN_OR_RETURN(Side other, make_other(*other_source, o, report));
+  QD_ASSIGN_OR_RETURN(report.other_model, model_record(o.other_model.empty() ? o.model : o.other_model,
+                                                       *other_source, limits));
+  report.other_model.nodes = static_cast<int64_t>(other.graph.nodes.size());
+  report.ref_executor = reference_label(o.fake_quant);
+  report.other_executor = other.executor;
+
+  ExecOptions ref_options;
+  ref_options.fake_quant = o.fake_quant;
+  ref_options.limits = limits;
+  ExecOptions other_options;
+  other_options.limits = limits;
+  other_options.log = [&report](std::string_view note) { report.notes.emplace_back(note); };
+  auto ref_ex = Executor::create(model, kernel_table_for("ref"), ref_options);
+  if (!ref_ex) return ref_ex.status().with_context(o.model);
+  auto other_ex = Executor::create(other.graph, kernel_table_for(other.executor), other_options);
+  if (!other_ex) return other_ex.status().with_context(o.other_model.empty() ? o.model : o.other_model);
+
+  QD_ASSIGN_OR_RETURN(std::vector<Tensor> ref_feeds, feeds_for(model, o.inputs, limits, &report.inputs));
+  std::vector<Tensor> other_feeds;
+  if (!o.other_model.empty()) {
+    QD_ASSIGN_OR_RETURN(other_feeds, feeds_for(other.graph, o.inputs, limits, nullptr));
+  }
+  report.timings.load_ms = ms_since(start);
+
+  DriftOptions drift_options;
+  drift_options.thresholds = o.thresholds;
+  drift_options.rules = rules ? &*rules : nullptr;
+  const Status ran = run_drift(*ref_ex, ref_feeds, *other_ex, o.other_model.empty() ? ref_feeds : other_feeds,
+                               drift_options, report);
+  if (!ran.is_ok()) return ran.with_context(o.model);
+  report.timings.total_ms = ms_since(start);
+
+  if (!o.json_path.empty()) QD_RETURN_IF_ERROR(write_file_bytes(o.json_path, report_to_json(report)));
+  ReportTextOptions text;
+  text.max_rows = o.rows;
+  fmt::print("{}", format_report_text(report, text));
+  if (!o.json_path.empty()) fmt::print("wrote the drift report to {}\n", o.json_path);
+  return Status::ok();
+}
+
+}  // namespace qdrift::cli

@@ -1,0 +1,42 @@
+// diff_command.h: `qdrift diff MODEL --input FILE ...`: runs the fake-quant reference and
+// the real int8 runtime (or the oracle, the fp32 baseline, or a second model), pairs their
+// tensors and reports per-layer drift, the first divergent layer and unmatched tensors, on
+// screen and as JSON (schema qdrift.report/1, docs/report.md).
+//
+//   DiffOptions opts;
+//   CLI::App* diff = add_diff_command(app, opts);
+//   ... app.parse(argc, argv) ...
+//   if (diff->parsed()) status = diff_command(opts);
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/executor.h"
+#include "core/status.h"
+#include "diff/report.h"
+
+namespace CLI {
+class App;
+}
+
+namespace qdrift::cli {
+
+struct DiffOptions {
+  std::string model;                     // the QDQ (fake-quant) model: the reference side
+  std::vector<std::string> inputs;       // [NAME=]FILE
+  std::string against = "int8";          // the other side: int8 | oracle | fp32 | ref
+  std::string other_model;               // a second model for the other side ("" = MODEL)
+  FakeQuantOptions fake_quant;           // the reference's fake quantization
+  std::string policy = "onnx";
+  std::vector<std::string> policy_sets;
+  std::string rules_path;                // mapping rules (qdrift.rules/1)
+  Thresholds thresholds;
+  size_t rows = 40;                      // table rows on screen, 0 = all
+  std::string json_path;                 // the report (qdrift.report/1)
+};
+
+CLI::App* add_diff_command(CLI::App& app, DiffOptions& options);
+Status diff_command(const DiffOptions& options);
+
+}  // namespace qdrift::cli

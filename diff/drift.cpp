@@ -1,0 +1,180 @@
+#include "diff/drift.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "core/qdq_params.h"
+#include "diff/mapping.h"
+#include "diff/measure.h"
+
+namespace qdrift {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+std::optional<QuantParams> node_grid(const Graph& graph, const Node& n) {
+  if (n.kind != OpKind::QuantizeLinear && n.kind != OpKind::DequantizeLinear) return std::nullopt;
+  // The executor already rejected bad parameters; runtime parameters give no grid.
+  auto q = qdq_node_params(graph, n);
+  if (!q || !q->has_value()) return std::nullopt;
+  return **q;
+}
+
+// Rows of a graph output whose argmax along the last axis agrees (top-1), and the row count.
+std::pair<int64_t, int64_t> top1_rows(const Tensor& ref, const Tensor& other, const Shape& shape) {
+  const int64_t n = ref.numel();
+  const int64_t last = shape.empty() || shape.back() <= 0 ? n : shape.back();
+  if (n == 0 || last == 0) return {0, 0};
+  const float* a = ref.data<float>();
+  const float* b = other.data<float>();
+  int64_t agree = 0;
+  const int64_t rows = n / last;
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t ia = 0, ib = 0;
+    for (int64_t i = 1; i < last; ++i) {
+      if (a[r * last + i] > a[r * last + ia]) ia = i;
+      if (b[r * last + i] > b[r * last + ib]) ib = i;
+    }
+    agree += ia == ib;
+  }
+  return {agree, rows};
+}
+
+SideRecord side_record(const Graph& g, const Node& node, ValueId v, const Tensor& t, const QuantParams* q) {
+  SideRecord s = describe_side(t, q);
+  s.tensor = g.value(v).name;
+  s.node = node.name;
+  s.op = node.op_type;
+  return s;
+}
+
+}  // namespace
+
+std::optional<QuantParams> tensor_grid(const Graph& graph, ValueId v, const Tensor* t) {
+  if (t && t->quant) return t->quant;
+  const Value& value = graph.value(v);
+  if (value.quant) return value.quant;
+  if (const Node* p = graph.producer(v)) {
+    if (auto q = node_grid(graph, *p)) return q;
+  }
+  if (value.dtype == DType::f32 && value.consumers.size() == 1)
+    return node_grid(graph, graph.nodes[static_cast<size_t>(value.consumers[0])]);
+  return std::nullopt;
+}
+
+Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const Executor& other,
+                 std::span<const Tensor> other_inputs, const DriftOptions& options, Report& report) {
+  const Graph& ga = ref.graph();
+  const Graph& gb = other.graph();
+  const Clock::time_point t_map = Clock::now();
+  Mapping mapping = map_tensors(ga, gb, options.rules);
+  double measure_ms = ms_between(t_map, Clock::now());
+
+  // Which pairs each tensor takes part in.
+  std::vector<std::vector<size_t>> pairs_of_ref(ga.values.size()), pairs_of_other(gb.values.size());
+  for (size_t i = 0; i < mapping.pairs.size(); ++i) {
+    pairs_of_ref[static_cast<size_t>(mapping.pairs[i].ref)].push_back(i);
+    pairs_of_other[static_cast<size_t>(mapping.pairs[i].other)].push_back(i);
+  }
+  std::vector<bool> is_output(ga.values.size(), false);
+  for (ValueId v : ga.outputs) is_output[static_cast<size_t>(v)] = true;
+
+  struct Kept {
+    Tensor real;                      // f32 real values
+    std::optional<QuantParams> grid;  // steps are measured in this grid
+    SideRecord side;
+    size_t pending = 0;               // pairs not measured yet
+  };
+  std::vector<std::optional<Kept>> kept(ga.values.size());
+
+  const Clock::time_point t_ref = Clock::now();
+  auto ref_run = ref.run(ref_inputs, [&](const Node& node, size_t, const Value& value, const Tensor& t) {
+    const Clock::time_point t0 = Clock::now();
+    const ValueId v = ga.find_value(value.name);
+    if (pairs_of_ref[static_cast<size_t>(v)].empty()) return;
+    Kept k;
+    k.grid = tensor_grid(ga, v, &t);
+    const QuantParams* q = k.grid ? &*k.grid : nullptr;
+    k.side = side_record(ga, node, v, t, q);
+    k.real = real_values(t, q);
+    k.pending = pairs_of_ref[static_cast<size_t>(v)].size();
+    kept[static_cast<size_t>(v)] = std::move(k);
+    measure_ms += ms_between(t0, Clock::now());
+  });
+  if (!ref_run) return ref_run.status();
+  const Clock::time_point t_other = Clock::now();
+  report.timings.ref_ms = ms_between(t_ref, t_other);
+
+  std::vector<PairRecord> records(mapping.pairs.size());
+  std::vector<bool> measured(mapping.pairs.size(), false);
+  int64_t top1_agree = 0, top1_rows_total = 0;
+  auto other_run = other.run(other_inputs, [&](const Node& node, size_t, const Value& value, const Tensor& t) {
+    const Clock::time_point t0 = Clock::now();
+    const ValueId o = gb.find_value(value.name);
+    const std::vector<size_t>& mine = pairs_of_other[static_cast<size_t>(o)];
+    if (mine.empty()) return;
+    const std::optional<QuantParams> grid = tensor_grid(gb, o, &t);
+    const QuantParams* q = grid ? &*grid : nullptr;
+    const SideRecord side = side_record(gb, node, o, t, q);
+    const Tensor real = real_values(t, q);
+    for (size_t i : mine) {
+      const TensorPair& p = mapping.pairs[i];
+      std::optional<Kept>& k = kept[static_cast<size_t>(p.ref)];
+      QD_ASSERT(k.has_value());  // the reference ran first and kept every paired tensor
+      PairRecord& r = records[i];
+      r.method = p.method;
+      r.match_detail = p.detail;
+      r.ref = k->side;
+      r.other = side;
+      r.graph_output = is_output[static_cast<size_t>(p.ref)];
+      if (k->real.numel() == real.numel()) {
+        r.drift = measure_drift(k->real, real, k->grid ? &*k->grid : nullptr);
+        r.divergent = is_divergent(r.drift, options.thresholds);
+        measured[i] = true;
+        if (r.graph_output) {
+          const auto [agree, rows] = top1_rows(k->real, real, k->side.shape);
+          top1_agree += agree;
+          top1_rows_total += rows;
+        }
+      }
+      if (--k->pending == 0) k.reset();  // every pair of this reference tensor is measured
+    }
+    measure_ms += ms_between(t0, Clock::now());
+  });
+  if (!other_run) return other_run.status();
+  report.timings.other_ms = ms_between(t_other, Clock::now()) ;
+
+  // Pairs whose element counts turned out to differ at run time are not pairs after all.
+  report.pairs.clear();
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (measured[i]) {
+      report.pairs.push_back(std::move(records[i]));
+      continue;
+    }
+    const PairRecord& r = records[i];
+    const std::string reason =
+        fmt::format("paired by {} with '{}', but {} has another element count than {}", match_method_name(r.method),
+                    r.other.tensor, shape_str(r.other.shape), shape_str(r.ref.shape));
+    report.unmatched.push_back({"ref", r.ref.tensor, r.ref.node, r.ref.op, reason});
+  }
+  for (UnmatchedRecord& u : mapping.unmatched) report.unmatched.push_back(std::move(u));
+  report.thresholds = options.thresholds;
+  report.first_divergence = -1;
+  for (size_t i = 0; i < report.pairs.size(); ++i)
+    if (report.pairs[i].divergent) {
+      report.first_divergence = static_cast<int64_t>(i);
+      break;
+    }
+  report.top1_agreement =
+      top1_rows_total > 0 ? static_cast<double>(top1_agree) / static_cast<double>(top1_rows_total) : -1.0;
+  // Observer time is inside both runs: report it apart from the executors'.
+  report.timings.measure_ms = measure_ms;
+  return Status::ok();
+}
+
+}  // namespace qdrift

@@ -1,0 +1,39 @@
+// drift.h: runs the reference and the other side, pairs their tensors and measures every
+// pair as the other side produces it: the heart of `qdrift diff`.
+//
+//   Report report;                                     // models, inputs, policy: the caller's
+//   DriftOptions options{.thresholds = {.max_steps = 1}, .rules = &rules};
+//   QD_RETURN_IF_ERROR(run_drift(ref_executor, inputs, int8_executor, inputs, options, report));
+//   fmt::print("{}", format_report_text(report));      // pairs, first divergence, unmatched
+//
+// Executors know nothing of this file: it subscribes to their observers (core/executor.h).
+// The reference runs first; the real values of its paired tensors are kept until every
+// pair they belong to has been measured, then freed.
+#pragma once
+
+#include <optional>
+#include <span>
+
+#include "core/executor.h"
+#include "diff/mapping_rules.h"
+#include "diff/report.h"
+
+namespace qdrift {
+
+struct DriftOptions {
+  Thresholds thresholds;
+  const MappingRules* rules = nullptr;  // optional
+};
+
+// Fills report.pairs, unmatched, first_divergence, top1_agreement, thresholds and the
+// ref/other/measure timings. Errors: the executors' (bad inputs), nothing else.
+Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const Executor& other,
+                 std::span<const Tensor> other_inputs, const DriftOptions& options, Report& report);
+
+// The quantization grid a tensor of `graph` lives on, for dequantizing it and measuring
+// steps: the tensor's own parameters, else its value's (lowered graphs), else those of the
+// QuantizeLinear/DequantizeLinear that produced it, else of the QuantizeLinear that is its
+// only consumer (a float tensor about to be quantized). nullopt: a plain float tensor.
+std::optional<QuantParams> tensor_grid(const Graph& graph, ValueId v, const Tensor* t);
+
+}  // namespace qdrift
