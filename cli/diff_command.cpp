@@ -1,6 +1,8 @@
 #include "cli/diff_command.h"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -16,6 +18,7 @@
 #include "diff/mapping_rules.h"
 #include "diff/report_json.h"
 #include "diff/report_text.h"
+#include "kernels/onednn/onednn_kernels.h"
 
 #ifndef QDRIFT_VERSION
 #define QDRIFT_VERSION "unknown"
@@ -46,6 +49,9 @@ CLI::App* add_diff_command(CLI::App& app, DiffOptions& o) {
                    "Mapping rules (JSON, schema qdrift.rules/1, docs/mapping_rules.md): explicit pairs and "
                    "regex -> template patterns for tensors whose names differ")
       ->type_name("RULES.json");
+  diff->add_flag("!--no-kernel-check", o.kernel_check,
+                 "With --against int8, do not also run the integer oracle on the same int8 graph (the check that "
+                 "tells oneDNN kernel effects, such as non-VNNI 16-bit saturation, from int8 semantics)");
   diff->add_option("--max-steps", o.thresholds.max_steps,
                    "A pair with a reference scale diverges when its largest error exceeds this many steps of "
                    "that scale")
@@ -133,6 +139,40 @@ Result<std::vector<Tensor>> feeds_for(const Graph& g, const std::vector<std::str
   return feeds;
 }
 
+// Where oneDNN and the integer oracle disagree on the same int8 graph, the drift is the
+// kernels', not the semantics': say so once, at the first such pair, with the likely reason.
+void add_kernel_drift_hint(Report& report) {
+  int64_t first = -1, count = 0;
+  double worst = 0;
+  for (size_t i = 0; i < report.pairs.size(); ++i) {
+    const PairRecord& p = report.pairs[i];
+    if (!p.has_kernel_check || p.kernel_differ == 0) continue;
+    if (first < 0) first = static_cast<int64_t>(i);
+    ++count;
+    worst = std::max(worst, p.kernel_max_steps);
+  }
+  if (first < 0) return;
+  const PairRecord& p = report.pairs[static_cast<size_t>(first)];
+  const OnednnRuntimeInfo info = onednn_runtime_info();
+  CauseHint h;
+  h.pair = first;
+  if (!info.int8_vnni) {
+    h.cause = "non_vnni_saturation";
+    h.message = fmt::format(
+        "oneDNN differs from the integer oracle on the same int8 graph in {} tensors, first '{}' ({} elements, up to "
+        "{:.0f} steps): kernel drift, not semantics. This CPU runs oneDNN {} on {} without VNNI, where int8 "
+        "convolutions add u8*s8 products in pairs that saturate at 16 bits (and halve weights for s8 inputs)",
+        count, p.other.tensor, p.kernel_differ, worst, info.version, info.isa);
+  } else {
+    h.cause = "kernel_drift";
+    h.message = fmt::format(
+        "oneDNN differs from the integer oracle on the same int8 graph in {} tensors, first '{}' ({} elements, up to "
+        "{:.0f} steps): kernel drift, not semantics (oneDNN {} on {})",
+        count, p.other.tensor, p.kernel_differ, worst, info.version, info.isa);
+  }
+  report.causes.push_back(std::move(h));
+}
+
 }  // namespace
 
 Status diff_command(const DiffOptions& o) {
@@ -178,6 +218,13 @@ Status diff_command(const DiffOptions& o) {
   auto other_ex = Executor::create(other.graph, kernel_table_for(other.executor), other_options);
   if (!other_ex) return other_ex.status().with_context(o.other_model.empty() ? o.model : o.other_model);
 
+  std::optional<Executor> oracle_ex;
+  if (o.kernel_check && other.executor == "int8") {
+    auto ex = Executor::create(other.graph, kernel_table_for("oracle"), other_options);
+    if (!ex) return ex.status().with_context(o.other_model.empty() ? o.model : o.other_model);
+    oracle_ex = std::move(*ex);
+  }
+
   QD_ASSIGN_OR_RETURN(std::vector<Tensor> ref_feeds, feeds_for(model, o.inputs, limits, &report.inputs));
   std::vector<Tensor> other_feeds;
   if (!o.other_model.empty()) {
@@ -188,9 +235,11 @@ Status diff_command(const DiffOptions& o) {
   DriftOptions drift_options;
   drift_options.thresholds = o.thresholds;
   drift_options.rules = rules ? &*rules : nullptr;
+  drift_options.kernel_check = oracle_ex ? &*oracle_ex : nullptr;
   const Status ran = run_drift(*ref_ex, ref_feeds, *other_ex, o.other_model.empty() ? ref_feeds : other_feeds,
                                drift_options, report);
   if (!ran.is_ok()) return ran.with_context(o.model);
+  add_kernel_drift_hint(report);
   report.timings.total_ms = ms_since(start);
 
   if (!o.json_path.empty()) QD_RETURN_IF_ERROR(write_file_bytes(o.json_path, report_to_json(report)));

@@ -31,6 +31,7 @@ struct DiffOptions {
   std::string policy = "onnx";
   std::vector<std::string> policy_sets;
   std::string rules_path;                // mapping rules (qdrift.rules/1)
+  bool kernel_check = true;              // --against int8: also run the oracle on the same int8 graph
   Thresholds thresholds;
   size_t rows = 40;                      // table rows on screen, 0 = all
   std::string json_path;                 // the report (qdrift.report/1)

@@ -1,10 +1,13 @@
 #include "diff/drift.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include <fmt/format.h>
 
 #include "core/qdq_params.h"
+#include "core/quant_math.h"
 #include "diff/mapping.h"
 #include "diff/measure.h"
 
@@ -43,6 +46,31 @@ std::pair<int64_t, int64_t> top1_rows(const Tensor& ref, const Tensor& other, co
     agree += ia == ib;
   }
   return {agree, rows};
+}
+
+struct KernelCheck {
+  bool done = false;
+  int64_t differ = 0;
+  double max_abs = 0;
+  double max_steps = -1;
+};
+
+// Two executions of one int8 graph, element by element (same dtype, same grid).
+KernelCheck compare_kernels(const Tensor& runtime, const Tensor& oracle, const QuantParams* q) {
+  KernelCheck k;
+  k.done = true;
+  const float* a = runtime.data<float>();
+  const float* b = oracle.data<float>();
+  const QuantAxisIndex axis = q ? quant_axis_index(runtime.shape, *q) : QuantAxisIndex{};
+  if (q) k.max_steps = 0;
+  for (int64_t i = 0; i < runtime.numel(); ++i) {
+    if (a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i]))) continue;
+    ++k.differ;
+    const double d = std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
+    k.max_abs = std::max(k.max_abs, d);
+    if (q) k.max_steps = std::max(k.max_steps, d / static_cast<double>(q->scale[axis.of(i)]));
+  }
+  return k;
 }
 
 SideRecord side_record(const Graph& g, const Node& node, ValueId v, const Tensor& t, const QuantParams* q) {
@@ -107,8 +135,19 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
     measure_ms += ms_between(t0, Clock::now());
   });
   if (!ref_run) return ref_run.status();
+  report.timings.ref_ms = ms_between(t_ref, Clock::now());
+
+  // The kernel check runs the other side's graph: keep its paired tensors by value id.
+  std::vector<std::optional<Tensor>> check(gb.values.size());
+  if (options.kernel_check) {
+    QD_ASSERT(&options.kernel_check->graph() == &gb);  // the same graph, another kernel table
+    auto check_run = options.kernel_check->run(other_inputs, [&](const Node&, size_t, const Value& value, const Tensor& t) {
+      const ValueId o = gb.find_value(value.name);
+      if (!pairs_of_other[static_cast<size_t>(o)].empty()) check[static_cast<size_t>(o)] = t;
+    });
+    if (!check_run) return check_run.status();
+  }
   const Clock::time_point t_other = Clock::now();
-  report.timings.ref_ms = ms_between(t_ref, t_other);
 
   std::vector<PairRecord> records(mapping.pairs.size());
   std::vector<bool> measured(mapping.pairs.size(), false);
@@ -122,6 +161,11 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
     const QuantParams* q = grid ? &*grid : nullptr;
     const SideRecord side = side_record(gb, node, o, t, q);
     const Tensor real = real_values(t, q);
+    KernelCheck kc;
+    if (std::optional<Tensor>& c = check[static_cast<size_t>(o)]) {
+      kc = compare_kernels(real, real_values(*c, q), q);
+      c.reset();
+    }
     for (size_t i : mine) {
       const TensorPair& p = mapping.pairs[i];
       std::optional<Kept>& k = kept[static_cast<size_t>(p.ref)];
@@ -132,6 +176,10 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
       r.ref = k->side;
       r.other = side;
       r.graph_output = is_output[static_cast<size_t>(p.ref)];
+      r.has_kernel_check = kc.done;
+      r.kernel_differ = kc.differ;
+      r.kernel_max_abs = kc.max_abs;
+      r.kernel_max_steps = kc.max_steps;
       if (k->real.numel() == real.numel()) {
         r.drift = measure_drift(k->real, real, k->grid ? &*k->grid : nullptr);
         r.divergent = is_divergent(r.drift, options.thresholds);

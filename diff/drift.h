@@ -23,6 +23,10 @@ namespace qdrift {
 struct DriftOptions {
   Thresholds thresholds;
   const MappingRules* rules = nullptr;  // optional
+  // Optional: the other side's graph on a second kernel table (the integer oracle next to
+  // oneDNN), run on other_inputs; each paired tensor of the other side is then compared
+  // with it element by element (PairRecord::has_kernel_check).
+  const Executor* kernel_check = nullptr;
 };
 
 // Fills report.pairs, unmatched, first_divergence, top1_agreement, thresholds and the

@@ -87,6 +87,13 @@ struct PairRecord {
   DriftMeasures drift;
   bool divergent = false;     // over the report's thresholds
   bool graph_output = false;  // ref tensor is a graph output (counts for top1_agreement)
+  // Kernel check (other = the oneDNN runtime): the same int8 graph on the integer oracle,
+  // compared with oneDNN element by element. A difference is kernel drift (e.g. non-VNNI
+  // 16-bit saturation), not a difference of semantics.
+  bool has_kernel_check = false;
+  int64_t kernel_differ = 0;       // elements where oneDNN != the oracle
+  double kernel_max_abs = 0;       // largest |oneDNN - oracle| in real values
+  double kernel_max_steps = -1;    // the same in steps of the other tensor's scale; -1 without one
 };
 
 // A tensor of one side with no partner; listed, never dropped.
