@@ -1,0 +1,219 @@
+// Tests of `qdrift gate` through the real binary (QDRIFT_BINARY): exit 0 on pass, 1 on a
+// failed gate, 2 on an unreadable or malformed report, baseline or budget. Reports are
+// written with report_to_json from hand-built Report structs, so the numbers are known.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "diff/report_json.h"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using qdrift::PairRecord;
+using qdrift::Report;
+
+struct Proc {
+  int exit_code = -1;  // -1: killed by a signal
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+void spit(const fs::path& p, const std::string& bytes) {
+  std::ofstream f(p, std::ios::binary);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+PairRecord pair(const std::string& tensor, double sqnr_db, double max_abs_steps, int64_t nonfinite = 0) {
+  PairRecord p;
+  p.ref.tensor = tensor;
+  p.other.tensor = tensor;
+  p.drift.count = 6;
+  p.drift.sqnr_db = sqnr_db;
+  p.drift.has_steps = true;
+  p.drift.max_abs_steps = max_abs_steps;
+  p.drift.nonfinite_mismatch = nonfinite;
+  p.drift.nan_other = nonfinite;
+  return p;
+}
+
+Report report(std::vector<PairRecord> pairs, double top1) {
+  Report r;
+  r.tool_version = "test";
+  r.ref_executor = "ref";
+  r.other_executor = "int8";
+  r.pairs = std::move(pairs);
+  r.top1_agreement = top1;
+  return r;
+}
+
+constexpr const char* kBudget = R"({"schema": "qdrift.budget/1",
+  "global": {"min_sqnr_db": 25, "max_steps": 2},
+  "layers": [{"match": "^conv1", "max_steps": 4}],
+  "outputs": {"min_top1_agreement": 1.0},
+  "baseline": {"max_sqnr_drop_db": 1.0}})";
+
+class GateCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "qdrift_gate_cli_test_XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    spit(path("budget.json"), kBudget);
+    // 3 pairs x (min_sqnr_db, max_steps, non-finite) + top-1 = 10 checks, all within limits.
+    spit(path("good.json"), qdrift::report_to_json(report(
+                                {pair("conv1_out", 30, 4), pair("relu_out", 25, 2), pair("y", 40, 0)}, 1.0)));
+  }
+  void TearDown() override {
+    std::error_code ec;
+    if (!HasFailure()) fs::remove_all(dir_, ec);  // kept for inspection when a test fails
+  }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  Proc run(const std::vector<std::string>& args) {
+    const std::string out = path("stdout.txt"), err = path("stderr.txt");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> all = {QDRIFT_BINARY};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    Proc p;
+    const int rc = posix_spawn(&pid, QDRIFT_BINARY, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      ADD_FAILURE() << "cannot start " << QDRIFT_BINARY << ": " << std::strerror(rc);
+      return p;
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status)) p.exit_code = WEXITSTATUS(status);
+    p.out = slurp(out);
+    p.err = slurp(err);
+    return p;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(GateCliTest, PassExitsZero) {
+  Proc p = run({"gate", path("good.json"), "--budget", path("budget.json")});
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_EQ(p.err, "");
+  EXPECT_NE(p.out.find("gate: PASS (10 checks)\n"), std::string::npos) << p.out;
+  // The budget has baseline limits and no --baseline was given: said, not silently skipped.
+  EXPECT_NE(p.out.find("not checked without --baseline"), std::string::npos) << p.out;
+}
+
+TEST_F(GateCliTest, FailExitsOneAndListsEachViolation) {
+  // relu_out: 24.5 dB < 25 and 3 steps > 2; y: a NaN on the other side; top-1 0.5 < 1.
+  spit(path("bad.json"), qdrift::report_to_json(report(
+                             {pair("conv1_out", 30, 4), pair("relu_out", 24.5, 3), pair("y", 40, 0, 1)}, 0.5)));
+  Proc p = run({"gate", path("bad.json"), "--budget", path("budget.json"), "--json", path("gate.json")});
+  EXPECT_EQ(p.exit_code, 1) << p.err;
+  EXPECT_EQ(p.err, "");
+  EXPECT_NE(p.out.find("gate: FAIL: 4 of 10 checks\n"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("  relu_out: min_sqnr_db: sqnr_db 24.5 dB is below the limit 25 dB\n"), std::string::npos)
+      << p.out;
+  EXPECT_NE(p.out.find("  relu_out: max_steps: max_abs_steps 3 is above the limit 2\n"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("  y: nonfinite: 1 position"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("  min_top1_agreement: top1_agreement 0.5 is below the limit 1\n"), std::string::npos)
+      << p.out;
+
+  auto j = nlohmann::json::parse(slurp(path("gate.json")));
+  EXPECT_EQ(j["schema"], "qdrift.gate/1");
+  EXPECT_EQ(j["pass"], false);
+  EXPECT_EQ(j["checks"], 10);
+  EXPECT_EQ(j["failed"], 4);
+  ASSERT_EQ(j["violations"].size(), 4u);
+  EXPECT_EQ(j["violations"][0]["tensor"], "relu_out");
+  EXPECT_EQ(j["violations"][0]["check"], "min_sqnr_db");
+  EXPECT_EQ(j["violations"][0]["limit"], 25.0);
+  EXPECT_EQ(j["violations"][0]["actual"], 24.5);
+  EXPECT_EQ(j["violations"][3]["tensor"], "");
+  EXPECT_EQ(j["violations"][3]["check"], "min_top1_agreement");
+}
+
+TEST_F(GateCliTest, BaselineDropFails) {
+  // Against itself: nothing dropped (3 more checks). Against a baseline where y was exact
+  // (inf dB), y's 40 dB is an infinite drop.
+  Proc same = run({"gate", path("good.json"), "--budget", path("budget.json"), "--baseline", path("good.json")});
+  EXPECT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_NE(same.out.find("gate: PASS (13 checks)\n"), std::string::npos) << same.out;
+
+  const double inf = std::numeric_limits<double>::infinity();
+  spit(path("base.json"), qdrift::report_to_json(report(
+                              {pair("conv1_out", 30.5, 4), pair("relu_out", 25, 2), pair("y", inf, 0)}, 1.0)));
+  Proc p = run({"gate", path("good.json"), "--budget", path("budget.json"), "--baseline", path("base.json"), "--json",
+                path("gate.json")});
+  EXPECT_EQ(p.exit_code, 1) << p.err;
+  EXPECT_NE(p.out.find("gate: FAIL: 1 of 13 checks\n"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("  y: baseline_max_sqnr_drop_db: sqnr_db dropped by inf dB (inf -> 40)"), std::string::npos)
+      << p.out;
+  auto j = nlohmann::json::parse(slurp(path("gate.json")));
+  EXPECT_EQ(j["violations"][0]["actual"], "inf");  // JSON has no inf: written as a string
+  EXPECT_EQ(j["baseline"], path("base.json"));
+}
+
+TEST_F(GateCliTest, BadInputExitsTwo) {
+  const auto expect_bad = [&](const std::vector<std::string>& args, const std::string& fragment) {
+    Proc p = run(args);
+    EXPECT_EQ(p.exit_code, 2) << p.out << p.err;
+    EXPECT_EQ(p.out, "");
+    EXPECT_EQ(p.err.rfind("qdrift: ", 0), 0u) << p.err;
+    EXPECT_EQ(std::count(p.err.begin(), p.err.end(), '\n'), p.err.find("--help") == std::string::npos ? 1 : 2)
+        << p.err;
+    EXPECT_NE(p.err.find(fragment), std::string::npos) << p.err;
+  };
+  spit(path("typo.json"), R"({"schema": "qdrift.budget/1", "global": {"min_sqrn_db": 25}})");
+  expect_bad({"gate", path("good.json"), "--budget", path("typo.json")}, "global.min_sqrn_db: unknown field");
+  spit(path("not_json.json"), "min_sqnr_db = 25\n");
+  expect_bad({"gate", path("good.json"), "--budget", path("not_json.json")}, "not valid JSON");
+  expect_bad({"gate", path("good.json"), "--budget", path("missing.json")}, path("missing.json"));
+  // The report and the baseline are read as strictly as the budget.
+  spit(path("truncated.json"), slurp(path("good.json")).substr(0, 200));
+  expect_bad({"gate", path("truncated.json"), "--budget", path("budget.json")}, path("truncated.json"));
+  expect_bad({"gate", path("budget.json"), "--budget", path("budget.json")}, "schema");
+  expect_bad({"gate", path("good.json"), "--budget", path("budget.json"), "--baseline", path("missing.json")},
+             path("missing.json"));
+  // Usage errors: no --budget, no report.
+  expect_bad({"gate", path("good.json")}, "--budget");
+  expect_bad({"gate", "--budget", path("budget.json")}, "report is required");
+}
+
+TEST_F(GateCliTest, HelpListsExitCodes) {
+  Proc p = run({"gate", "--help"});
+  EXPECT_EQ(p.exit_code, 0);
+  EXPECT_NE(p.out.find("--baseline"), std::string::npos);
+  EXPECT_NE(p.out.find("Exit codes: 0 the gate passed, 1 it failed, 2"), std::string::npos) << p.out;
+}
+
+}  // namespace
