@@ -58,7 +58,7 @@ struct SideRecord {
 struct DriftMeasures {
   int64_t count = 0;              // elements compared (both finite)
   double max_abs = 0;             // max |ref - other|
-  int64_t max_abs_index = -1;     // flat index where max_abs occurs (first)
+  int64_t max_abs_index = -1;     // flat index of the first element where max_abs occurs; -1 when count is 0
   double mean_abs = 0;
   double rmse = 0;
   double rel_l2 = 0;              // ||ref - other|| / ||ref||; inf when ref is all zeros and other is not

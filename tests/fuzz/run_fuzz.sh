@@ -20,7 +20,7 @@ case $limit in
   *) echo "run_fuzz.sh: the limit is SECONDS or runs=N, not '$limit'" >&2; exit 2 ;;
 esac
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_npy fuzz_npz fuzz_tensor_pb fuzz_onnx_loader)
+((${#targets[@]})) || targets=(fuzz_npy fuzz_npz fuzz_tensor_pb fuzz_onnx_loader fuzz_mapping_rules fuzz_budget_json)
 node_tests=/usr/share/libonnx-testdata/data/node
 corpus=$build/fuzz-corpus
 artifacts=$build/fuzz-artifacts
@@ -41,6 +41,22 @@ fi
 seed fuzz_npy testdata/*.npy testdata/qdq/*.npy
 seed fuzz_tensor_pb $(for d in "${sample[@]}"; do echo "$d/test_data_set_0/input_0.pb"; done)
 seed fuzz_onnx_loader testdata/*.onnx testdata/qdq/*.onnx $(for d in "${sample[@]}"; do echo "$d/model.onnx"; done)
+mkdir -p "$corpus/fuzz_mapping_rules"
+cat > "$corpus/fuzz_mapping_rules/seed_rules.json" <<'JSON'
+{"schema": "qdrift.rules/1",
+ "pairs": [{"ref": "relu_0.tmp_0.quantized", "other": "dequantize/in/1"},
+           {"ref": "concat_out", "other": ["branch_a", "branch_b"]}],
+ "patterns": [{"ref": "^(.*)\\.quantized$", "other": "$1"}, {"ref": "^conv(\\d{1,3})_out$", "other": "conv$1/int8"}]}
+JSON
+mkdir -p "$corpus/fuzz_budget_json"
+cat > "$corpus/fuzz_budget_json/seed_budget.json" <<'JSON'
+{"schema": "qdrift.budget/1",
+ "global": {"min_sqnr_db": 25, "max_steps": 2, "max_abs": 0.5, "min_cosine": 0.999},
+ "layers": [{"match": "^conv1", "max_steps": 4}, {"match": "(relu|fc)_\\w+$", "min_sqnr_db": 18.5}],
+ "outputs": {"min_top1_agreement": 1.0},
+ "baseline": {"max_sqnr_drop_db": 1.0, "max_steps_increase": 1},
+ "allow_nonfinite": false}
+JSON
 # .npz seeds: stored and deflated archives of the bundled .npy files (python3's zipfile).
 mkdir -p "$corpus/fuzz_npz"
 python3 - "$corpus/fuzz_npz" testdata/qdq/*.npy <<'PY'
@@ -51,6 +67,37 @@ for method, tag in ((zipfile.ZIP_STORED, "stored"), (zipfile.ZIP_DEFLATED, "defl
         for i, f in enumerate(files[:3]):
             z.write(f, f"x{i}.npy")
 PY
+# A small qdrift.report/1 (docs/report.md): two pairs, per-axis scales, NaN/Inf, unmatched, causes.
+mkdir -p "$corpus/fuzz_report_json"
+cat > "$corpus/fuzz_report_json/seed_report.json" <<'JSON'
+{
+  "schema": "qdrift.report/1",
+  "tool_version": "0.3.0",
+  "ref_model": {"path":"net.onnx","xxh64":"0123456789abcdef","opset":13,"nodes":4},
+  "other_model": {"path":"net.onnx","xxh64":"0123456789abcdef","opset":13,"nodes":4},
+  "ref_executor": "ref",
+  "other_executor": "int8",
+  "policy": "onnx",
+  "notes": ["conv1: Relu fused"],
+  "inputs": [
+    {"name":"x","file":"x.npz","member":"x","dtype":"f32","shape":[1,3,2,2],"stats":{"count":12,"avg":"nan","min":"-inf","max":"inf","argmax":5,"std":0.5,"nan_count":1,"inf_count":2}}
+  ],
+  "thresholds": {"max_steps":1.0,"min_sqnr_db":30.0},
+  "first_divergence": 1,
+  "top1_agreement": -1,
+  "pairs": [
+    {"method":"provenance","match_detail":"fuse_conv","ref":{"tensor":"c1","node":"conv1","op":"Conv","dtype":"s8","shape":[1,3,2,2],"quantized":true,"scale":[0.1,0.25,1e-3],"zero_point":[0,-1,3],"axis":1,"stats":{"count":12,"avg":1.5,"min":-128,"max":127,"argmax":4,"std":30.25,"nan_count":0,"inf_count":0},"count_at_qmin":1,"count_at_qmax":2},"other":{"tensor":"c1_q","node":"conv1","op":"QConv","dtype":"u8","shape":[1,3,2,2],"quantized":true,"scale":[0.1],"zero_point":[128],"axis":1,"stats":{"count":12,"avg":130,"min":0,"max":255,"argmax":0,"std":40,"nan_count":0,"inf_count":0},"count_at_qmin":3,"count_at_qmax":0},"drift":{"count":12,"max_abs":0.2,"max_abs_index":7,"mean_abs":0.05,"rmse":0.07,"rel_l2":0.01,"sqnr_db":"inf","cosine":0.999,"argmax_agree":true,"frac_differ":0.25,"has_steps":true,"max_abs_steps":2.0,"steps_histogram":[9,2,1,0,0,0,0,0],"nan_ref":0,"inf_ref":0,"nan_other":0,"inf_other":0,"nonfinite_mismatch":0},"divergent":true,"graph_output":false},
+    {"method":"name","match_detail":"","ref":{"tensor":"y","node":"fc","op":"Gemm","dtype":"f32","shape":[1,10],"quantized":false,"scale":[],"zero_point":[],"axis":1,"stats":{"count":10,"avg":0,"min":-1,"max":1,"argmax":2,"std":0.5,"nan_count":1,"inf_count":0},"count_at_qmin":0,"count_at_qmax":0},"other":{"tensor":"y","node":"fc","op":"QGemm","dtype":"f32","shape":[1,10],"quantized":false,"scale":[],"zero_point":[],"axis":1,"stats":{"count":10,"avg":0,"min":-1,"max":1,"argmax":2,"std":0.5,"nan_count":0,"inf_count":1},"count_at_qmin":0,"count_at_qmax":0},"drift":{"count":8,"max_abs":"nan","max_abs_index":-1,"mean_abs":0,"rmse":0,"rel_l2":"inf","sqnr_db":12.5,"cosine":-1,"argmax_agree":false,"frac_differ":1,"has_steps":false,"max_abs_steps":0,"steps_histogram":[],"nan_ref":1,"inf_ref":0,"nan_other":0,"inf_other":1,"nonfinite_mismatch":2},"divergent":true,"graph_output":true}
+  ],
+  "unmatched": [
+    {"side":"ref","tensor":"relu1","node":"relu","op":"Relu","reason":"fused into QConv 'conv1'"}
+  ],
+  "causes": [
+    {"cause":"unsigned_grid","pair":0,"message":"u8 where the reference is s8"}
+  ],
+  "timings": {"load_ms":1.5,"ref_ms":0.25,"other_ms":0.125,"measure_ms":0.0625,"total_ms":2}
+}
+JSON
 
 status=0
 for t in "${targets[@]}"; do
