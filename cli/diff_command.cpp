@@ -1,6 +1,5 @@
 #include "cli/diff_command.h"
 
-#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -15,6 +14,7 @@
 #include "core/passes.h"
 #include "core/tensor_io.h"
 #include "diff/drift.h"
+#include "diff/hints.h"
 #include "diff/mapping_rules.h"
 #include "diff/report_json.h"
 #include "diff/report_text.h"
@@ -139,40 +139,6 @@ Result<std::vector<Tensor>> feeds_for(const Graph& g, const std::vector<std::str
   return feeds;
 }
 
-// Where oneDNN and the integer oracle disagree on the same int8 graph, the drift is the
-// kernels', not the semantics': say so once, at the first such pair, with the likely reason.
-void add_kernel_drift_hint(Report& report) {
-  int64_t first = -1, count = 0;
-  double worst = 0;
-  for (size_t i = 0; i < report.pairs.size(); ++i) {
-    const PairRecord& p = report.pairs[i];
-    if (!p.has_kernel_check || p.kernel_differ == 0) continue;
-    if (first < 0) first = static_cast<int64_t>(i);
-    ++count;
-    worst = std::max(worst, p.kernel_max_steps);
-  }
-  if (first < 0) return;
-  const PairRecord& p = report.pairs[static_cast<size_t>(first)];
-  const OnednnRuntimeInfo info = onednn_runtime_info();
-  CauseHint h;
-  h.pair = first;
-  if (!info.int8_vnni) {
-    h.cause = "non_vnni_saturation";
-    h.message = fmt::format(
-        "oneDNN differs from the integer oracle on the same int8 graph in {} tensors, first '{}' ({} elements, up to "
-        "{:.0f} steps): kernel drift, not semantics. This CPU runs oneDNN {} on {} without VNNI, where int8 "
-        "convolutions add u8*s8 products in pairs that saturate at 16 bits (and halve weights for s8 inputs)",
-        count, p.other.tensor, p.kernel_differ, worst, info.version, info.isa);
-  } else {
-    h.cause = "kernel_drift";
-    h.message = fmt::format(
-        "oneDNN differs from the integer oracle on the same int8 graph in {} tensors, first '{}' ({} elements, up to "
-        "{:.0f} steps): kernel drift, not semantics (oneDNN {} on {})",
-        count, p.other.tensor, p.kernel_differ, worst, info.version, info.isa);
-  }
-  report.causes.push_back(std::move(h));
-}
-
 }  // namespace
 
 Status diff_command(const DiffOptions& o) {
@@ -239,7 +205,9 @@ Status diff_command(const DiffOptions& o) {
   const Status ran = run_drift(*ref_ex, ref_feeds, *other_ex, o.other_model.empty() ? ref_feeds : other_feeds,
                                drift_options, report);
   if (!ran.is_ok()) return ran.with_context(o.model);
-  add_kernel_drift_hint(report);
+  const OnednnRuntimeInfo onednn = onednn_runtime_info();
+  add_nonfinite_input_hint(report);
+  add_kernel_drift_hint(report, {"oneDNN " + onednn.version, onednn.isa, onednn.int8_vnni});
   report.timings.total_ms = ms_since(start);
 
   if (!o.json_path.empty()) QD_RETURN_IF_ERROR(write_file_bytes(o.json_path, report_to_json(report)));
