@@ -92,8 +92,11 @@ JsonField JsonField::at(size_t i) const {
 }
 
 Status JsonField::error(std::string_view message) const {
-  if (path_.empty()) return invalid_input("{}: {}", label_, message);
-  return invalid_input("{}: {}: {}", label_, path_, message);
+  std::string line = path_.empty() ? fmt::format("{}: {}", label_, message) : fmt::format("{}: {}: {}", label_, path_, message);
+  // Messages quote values from the file: control characters would break the one-line rule.
+  for (char& c : line)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return invalid_input("{}", line);
 }
 
 namespace {
@@ -118,7 +121,12 @@ Status JsonField::expect_only(std::initializer_list<std::string_view> known) con
   for (const auto& [key, v] : value_->items()) {
     bool ok = false;
     for (std::string_view k : known) ok = ok || key == k;
-    if (!ok) return (*this)[key].error("unknown field");
+    if (ok) continue;
+    // The key comes from the file: control characters would break the one-line message.
+    std::string shown = key;
+    for (char& c : shown)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    return (*this)[shown].error("unknown field");
   }
   return Status::ok();
 }
