@@ -181,7 +181,8 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
       r.kernel_max_abs = kc.max_abs;
       r.kernel_max_steps = kc.max_steps;
       if (k->real.numel() == real.numel()) {
-        r.drift = measure_drift(k->real, real, k->grid ? &*k->grid : nullptr);
+        const QuantParams* step_grid = p.steps_in_other_grid && q ? q : k->grid ? &*k->grid : nullptr;
+        r.drift = measure_drift(k->real, real, step_grid);
         r.divergent = is_divergent(r.drift, options.thresholds);
         measured[i] = true;
         if (r.graph_output) {

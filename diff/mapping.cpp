@@ -30,6 +30,9 @@ UnmatchedRecord unmatched(const Graph& g, ValueId v, std::string side, std::stri
   return {std::move(side), value.name, n.name, n.op_type, std::move(reason)};
 }
 
+// Lowering rewrites whose tensors stand for a reference tensor on another grid by design.
+bool regrids(const std::string& rewrite) { return rewrite == "requantize_concat_input"; }
+
 }  // namespace
 
 Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* rules) {
@@ -64,7 +67,9 @@ Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* ru
       other_has_provenance = other_has_provenance || !p.rewrite.empty();
       if (p.source.empty()) continue;
       const ValueId r = ref.find_value(p.source);
-      if (produced_in(ref_order, r)) try_pair(r, o, MatchMethod::provenance, p.rewrite);
+      if (!produced_in(ref_order, r)) continue;
+      try_pair(r, o, MatchMethod::provenance, p.rewrite);
+      if (!m.pairs.empty() && m.pairs.back().other == o) m.pairs.back().steps_in_other_grid = regrids(p.rewrite);
     }
 
   // 2. identical names, for tensors provenance did not pair.

@@ -26,6 +26,10 @@ struct TensorPair {
   ValueId other = kNoValue;
   MatchMethod method = MatchMethod::name;
   std::string detail;  // the provenance rewrite, the rule used
+  // The other tensor is the reference tensor moved to another grid on purpose (the lowering
+  // re-quantizes Concat inputs to the Concat's grid, which the reference does after the
+  // Concat): its error is measured in steps of its own grid, not the reference's.
+  bool steps_in_other_grid = false;
 };
 
 struct Mapping {

@@ -114,6 +114,7 @@ DriftMeasures measure_drift(const Tensor& ref, const Tensor& other, const QuantP
   ix.inner = n;
   if (ref_q) ix = quant_axis_index(ref.shape, *ref_q);
   constexpr int64_t kLastBin = static_cast<int64_t>(kStepsHistogramBins) - 1;
+  constexpr double kStepSnap = 1e-4;  // steps this close to a whole number are that number
   int64_t* hist = d.has_steps ? d.steps_histogram.data() : nullptr;
 
   DriftSums s;
@@ -148,11 +149,14 @@ DriftMeasures measure_drift(const Tensor& ref, const Tensor& other, const QuantP
         s.dot += xd * yd;
         if (err > s.max_abs || s.max_abs_index < 0) { s.max_abs = err; s.max_abs_index = i; }
         if (hist) {
-          const double steps = err / scale;
-          d.max_abs_steps = std::max(d.max_abs_steps, steps);
+          double steps = err / scale;
           // std::round ties away from zero, as llround; compared in double first so a huge
           // (or NaN) step count never reaches the integer conversion.
           const double r = std::round(steps);
+          // Both sides are f32 products code*scale: a whole number of steps comes out as
+          // 1.0000001 and must not cross a threshold of 1.
+          if (std::fabs(steps - r) <= kStepSnap) steps = r;
+          d.max_abs_steps = std::max(d.max_abs_steps, steps);
           ++hist[r < static_cast<double>(kLastBin) ? static_cast<int64_t>(r) : kLastBin];
         }
       }

@@ -133,6 +133,16 @@ TEST(DriftMeasure, HugeErrorLandsInLastBin) {
   EXPECT_EQ(d.steps_histogram, hist({0, 0, 0, 0, 0, 0, 0, 1}));
 }
 
+// Dequantized codes 3 and 2 of scale 0.1f are the f32 products 0.3f and 0.2f, whose
+// difference divided by 0.1f is 1.0000000745 in double: one step, not more than one.
+TEST(DriftMeasure, WholeStepsOfF32ProductsAreWhole) {
+  const QuantParams q = QuantParams::per_tensor(0.1f, 0, DType::s8);
+  const DriftMeasures d = measure_drift(f32_1d({3 * 0.1f, 5 * 0.1f}), f32_1d({2 * 0.1f, 5 * 0.1f}), &q);
+  ASSERT_GT((static_cast<double>(3 * 0.1f) - static_cast<double>(2 * 0.1f)) / static_cast<double>(0.1f), 1.0);
+  EXPECT_EQ(d.max_abs_steps, 1.0);
+  EXPECT_FALSE(is_divergent(d, Thresholds{.max_steps = 1.0, .min_sqnr_db = 30}));
+}
+
 TEST(DriftMeasure, NaNAndInfAreCountedAndExcluded) {
   // 13 positions; the finite pairs (indices 0, 1, 12) are ref 1, 2, 3 vs other 1, 2, 3.5.
   //   2: NaN vs 1       mismatch        7: +inf vs -inf   mismatch

@@ -62,6 +62,17 @@ TEST(MapTensors, ProvenanceFirstThenNames) {
   EXPECT_NE(m.unmatched[1].reason.find("insert_quantize"), std::string::npos) << m.unmatched[1].reason;
 }
 
+TEST(MapTensors, ConcatInputsRequantizedByTheLoweringAreMeasuredOnTheirOwnGrid) {
+  Graph ref = relu_chain({"a_dq", "b_dq"}).graph;
+  LoweredGraphBuilder low = relu_chain({"requantize/out/0", "b_q"});
+  low.graph.value(low.graph.find_value("requantize/out/0")).provenance = {"a_dq", "requantize_concat_input"};
+  low.graph.value(low.graph.find_value("b_q")).provenance = {"b_dq", "fold_requantize"};
+  const Mapping m = map_tensors(ref, low.graph, nullptr);
+  ASSERT_EQ(m.pairs.size(), 2u);
+  EXPECT_TRUE(m.pairs[0].steps_in_other_grid);
+  EXPECT_FALSE(m.pairs[1].steps_in_other_grid);
+}
+
 TEST(MapTensors, GraphInputsAreNotPaired) {
   Graph a = relu_chain({"y"}).graph;
   Graph b = relu_chain({"z"}).graph;
