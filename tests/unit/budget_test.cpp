@@ -85,6 +85,8 @@ TEST(BudgetParse, UnknownFieldsAreNamed) {
             "budget.json: outputs.min_top5_agreement: unknown field");
   EXPECT_EQ(parse_error(budget(R"("baseline": {"max_sqnr_drop": 1})")),
             "budget.json: baseline.max_sqnr_drop: unknown field");
+  // A key from the file with a newline in it (fuzz_budget_json): still one line.
+  EXPECT_EQ(parse_error(budget(R"("glo\nbal": {})")), "budget.json: glo?bal: unknown field");
 }
 
 TEST(BudgetParse, WrongTypesAreNamed) {
