@@ -293,6 +293,10 @@ Status read_pair(const JsonField& f, PairRecord* p) {
   QD_RETURN_IF_ERROR(read_drift(f["drift"], &p->drift));
   QD_ASSIGN_OR_RETURN(p->divergent, f["divergent"].boolean());
   QD_ASSIGN_OR_RETURN(p->graph_output, f["graph_output"].boolean());
+  QD_ASSIGN_OR_RETURN(p->has_kernel_check, f["has_kernel_check"].boolean());
+  QD_ASSIGN_OR_RETURN(p->kernel_differ, read_count(f["kernel_differ"]));
+  QD_ASSIGN_OR_RETURN(p->kernel_max_abs, f["kernel_max_abs"].number());
+  QD_ASSIGN_OR_RETURN(p->kernel_max_steps, f["kernel_max_steps"].number());
   return Status::ok();
 }
 
@@ -398,6 +402,10 @@ ordered_json report_to_json_value(const Report& r) {
     e["drift"] = drift_json(p.drift);
     e["divergent"] = p.divergent;
     e["graph_output"] = p.graph_output;
+    e["has_kernel_check"] = p.has_kernel_check;
+    e["kernel_differ"] = p.kernel_differ;
+    e["kernel_max_abs"] = json_number(p.kernel_max_abs);
+    e["kernel_max_steps"] = json_number(p.kernel_max_steps);
     pairs.push_back(std::move(e));
   }
   j["pairs"] = std::move(pairs);

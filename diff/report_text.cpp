@@ -189,6 +189,10 @@ void append_table(const Report& r, const ReportTextOptions& options, std::string
     if (has_nonfinite(d))
       fmt::format_to(o, "{}NaN/Inf: ref {} NaN {} Inf, other {} NaN {} Inf, {} mismatched\n", indent, d.nan_ref,
                      d.inf_ref, d.nan_other, d.inf_other, plural(d.nonfinite_mismatch, "position"));
+    if (p.has_kernel_check && p.kernel_differ > 0)
+      fmt::format_to(o, "{}kernel: oneDNN differs from the integer oracle at {}, max {}{}\n", indent,
+                     plural(p.kernel_differ, "element"), number(p.kernel_max_abs, "{:.4g}"),
+                     p.kernel_max_steps >= 0 ? fmt::format(" ({} steps)", number(p.kernel_max_steps, "{:.2f}")) : "");
     if (options.show_histogram && d.has_steps && !d.steps_histogram.empty()) {
       std::string h;
       for (size_t b = 0; b < d.steps_histogram.size(); ++b)

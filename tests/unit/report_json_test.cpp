@@ -137,6 +137,10 @@ Report sample_report() {
   p1.drift.max_abs_steps = 3.5;
   p1.drift.steps_histogram = {1, 2, 3, 4, 0, 0, 0, 9223372036854775807};
   p1.divergent = true;
+  p1.has_kernel_check = true;
+  p1.kernel_differ = 5;
+  p1.kernel_max_abs = 0.0625;
+  p1.kernel_max_steps = 2.5;
 
   PairRecord p2 = pair_record("logits", "logits", MatchMethod::name, kNaN);
   p2.drift.count = 1;
@@ -259,6 +263,10 @@ void expect_same(const Report& a, const Report& b) {
     expect_same(a.pairs[i].drift, b.pairs[i].drift, w + ".drift");
     EXPECT_EQ(a.pairs[i].divergent, b.pairs[i].divergent) << w;
     EXPECT_EQ(a.pairs[i].graph_output, b.pairs[i].graph_output) << w;
+    EXPECT_EQ(a.pairs[i].has_kernel_check, b.pairs[i].has_kernel_check) << w;
+    EXPECT_EQ(a.pairs[i].kernel_differ, b.pairs[i].kernel_differ) << w;
+    expect_same(a.pairs[i].kernel_max_abs, b.pairs[i].kernel_max_abs, w + ".kernel_max_abs");
+    expect_same(a.pairs[i].kernel_max_steps, b.pairs[i].kernel_max_steps, w + ".kernel_max_steps");
   }
   ASSERT_EQ(a.unmatched.size(), b.unmatched.size());
   for (size_t i = 0; i < a.unmatched.size(); ++i) {
@@ -401,6 +409,8 @@ TEST(ReportJson, MistypedOrMissingFieldsNameTheirPath) {
       {"/pairs/1/drift/steps_histogram/2", "3", "r.json: pairs[1].drift.steps_histogram[2]: expected an integer, got string"},
       {"/pairs/1/other/shape", std::vector<int>(17, 1), "r.json: pairs[1].other.shape: rank 17 is above the limit of 16"},
       {"/pairs/1/divergent", 1, "r.json: pairs[1].divergent: expected true or false, got number"},
+      {"/pairs/1/kernel_differ", -5, "r.json: pairs[1].kernel_differ: expected a count >= 0, got -5"},
+      {"/pairs/0/kernel_max_steps", remove, "r.json: pairs[0].kernel_max_steps: expected a number, got nothing"},
       {"/unmatched/0/side", "both", "r.json: unmatched[0].side: expected \"ref\" or \"other\", got \"both\""},
       {"/causes/0/pair", 3, "r.json: causes[0].pair: pair index 3 is out of range [-1, 3)"},
       {"/notes/1", nullptr, "r.json: notes[1]: expected a string, got nothing"},
@@ -451,6 +461,13 @@ TEST(ReportJson, NestingBombIsRejectedInOneLine) {
 
 // ---------------------------------------------------------------- text
 
+// The line after the first line starting with `prefix` ("" if none).
+std::string text_of_row_after(const std::vector<std::string>& lines, const std::string& prefix) {
+  for (size_t i = 0; i + 1 < lines.size(); ++i)
+    if (lines[i].rfind(prefix, 0) == 0) return lines[i + 1];
+  return "";
+}
+
 TEST(ReportText, MarksTheFirstDivergenceAndShowsNaNInf) {
   const Report r = sample_report();
   const std::vector<std::string> lines = lines_of(format_report_text(r));
@@ -473,6 +490,8 @@ TEST(ReportText, MarksTheFirstDivergenceAndShowsNaNInf) {
   }
   EXPECT_EQ(marks, 1);
   ASSERT_LT(logits_row + 1, lines.size());
+  EXPECT_NE(text_of_row_after(lines, "  1  ").find("kernel: oneDNN differs from the integer oracle at 5 elements, max 0.0625 (2.50 steps)"),
+            std::string::npos);
   EXPECT_NE(lines[logits_row + 1].find("NaN/Inf: ref 2 NaN 1 Inf, other 0 NaN 0 Inf, 3 positions mismatched"),
             std::string::npos)
       << lines[logits_row + 1];
@@ -487,14 +506,17 @@ TEST(ReportText, MarksTheFirstDivergenceAndShowsNaNInf) {
 TEST(ReportText, ColumnsStayAlignedWithLongNames) {
   const std::vector<std::string> lines = lines_of(format_report_text(sample_report()));
   // Every table row (header and pairs) has its "sqnr_db" column ending at the same place.
-  size_t header = lines.size();
-  for (size_t i = 0; i < lines.size(); ++i)
-    if (lines[i].find("ref tensor") != std::string::npos) header = i;
-  ASSERT_LT(header + 3, lines.size());
-  const size_t end = lines[header].find("sqnr_db") + 7;
-  EXPECT_EQ(lines[header + 1].substr(end - 3, 3), "inf") << lines[header + 1];   // pair 0
-  EXPECT_EQ(lines[header + 2].substr(end - 4, 4), "21.5") << lines[header + 2];  // pair 1
-  EXPECT_EQ(lines[header + 3].substr(end - 3, 3), "nan") << lines[header + 3];   // pair 2
+  std::string header, row[3];
+  for (const std::string& l : lines) {
+    if (l.find("ref tensor") != std::string::npos) header = l;
+    for (int i = 0; i < 3; ++i)
+      if (l.rfind("  " + std::to_string(i) + "  ", 0) == 0) row[i] = l;
+  }
+  ASSERT_NE(header.find("sqnr_db"), std::string::npos);
+  const size_t end = header.find("sqnr_db") + 7;
+  EXPECT_EQ(row[0].substr(end - 3, 3), "inf") << row[0];
+  EXPECT_EQ(row[1].substr(end - 4, 4), "21.5") << row[1];
+  EXPECT_EQ(row[2].substr(end - 3, 3), "nan") << row[2];
 }
 
 TEST(ReportText, MaxRowsShowsTheNeighbourhoodAndTheWorst) {
