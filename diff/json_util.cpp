@@ -121,12 +121,7 @@ Status JsonField::expect_only(std::initializer_list<std::string_view> known) con
   for (const auto& [key, v] : value_->items()) {
     bool ok = false;
     for (std::string_view k : known) ok = ok || key == k;
-    if (ok) continue;
-    // The key comes from the file: control characters would break the one-line message.
-    std::string shown = key;
-    for (char& c : shown)
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-    return (*this)[shown].error("unknown field");
+    if (!ok) return (*this)[key].error("unknown field");  // error() drops control characters
   }
   return Status::ok();
 }

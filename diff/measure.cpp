@@ -184,7 +184,9 @@ DriftMeasures measure_drift(const Tensor& ref, const Tensor& other, const QuantP
     d.cosine = ref_zero && other_zero ? 1.0 : 0.0;
   } else {
     // Separate roots: the product of the two sums could overflow a double for huge values.
-    d.cosine = std::clamp(s.dot / (std::sqrt(s.sq_ref) * std::sqrt(s.sq_other)), -1.0, 1.0);
+    // Identical tensors have cosine 1 exactly (the rounded quotient can be 0.9999999999999999,
+    // which a budget's min_cosine of 1 would reject).
+    d.cosine = s.differ == 0 ? 1.0 : std::clamp(s.dot / (std::sqrt(s.sq_ref) * std::sqrt(s.sq_other)), -1.0, 1.0);
   }
   return d;
 }

@@ -143,6 +143,16 @@ TEST(DriftMeasure, WholeStepsOfF32ProductsAreWhole) {
   EXPECT_FALSE(is_divergent(d, Thresholds{.max_steps = 1.0, .min_sqnr_db = 30}));
 }
 
+// The rounded quotient dot / (|a||b|) of two equal vectors can come out a hair below 1;
+// equal tensors must report exactly 1, or a budget asking min_cosine 1 rejects them.
+TEST(DriftMeasure, IdenticalTensorsHaveCosineExactlyOne) {
+  for (int n : {3, 13, 127}) {
+    std::vector<float> v;
+    for (int i = 0; i < n; ++i) v.push_back(0.1f * static_cast<float>(i + 1) - 3.7f);
+    EXPECT_EQ(measure_drift(f32_1d(v), f32_1d(v), nullptr).cosine, 1.0) << n;
+  }
+}
+
 TEST(DriftMeasure, NaNAndInfAreCountedAndExcluded) {
   // 13 positions; the finite pairs (indices 0, 1, 12) are ref 1, 2, 3 vs other 1, 2, 3.5.
   //   2: NaN vs 1       mismatch        7: +inf vs -inf   mismatch
