@@ -10,7 +10,7 @@
 # clone, apt installs included; each stage prints how long it took.
 #
 #   QDRIFT_TEST_SANITIZE=0   skip stage 2
-#   QDRIFT_FUZZ_SECONDS=N    seconds per fuzz target in stage 3 (default 30; 0 skips it)
+#   QDRIFT_FUZZ_SECONDS=N    seconds per fuzz target in stage 3 (default 20; 0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,7 +47,7 @@ if [[ ${QDRIFT_TEST_SANITIZE:-1} != 0 ]]; then
   stage_done "ASan+UBSan tests (build-asan/)"
 fi
 
-fuzz_seconds=${QDRIFT_FUZZ_SECONDS:-30}
+fuzz_seconds=${QDRIFT_FUZZ_SECONDS:-20}
 if [[ $fuzz_seconds == 0 ]]; then
   echo "test: fuzzing skipped (QDRIFT_FUZZ_SECONDS=0)"
 elif ! command -v clang++-14 > /dev/null; then
@@ -56,8 +56,8 @@ else
   echo "test: libFuzzer targets, ${fuzz_seconds} s each (build-fuzz/)"
   cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++-14 -DQDRIFT_FUZZ=ON -DQDRIFT_BUILD_TESTS=OFF \
     -DQDRIFT_BUILD_GUI=OFF -DQDRIFT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" > /dev/null
-  cmake --build build-fuzz -j"$jobs" --target fuzz_npy fuzz_npz fuzz_tensor_pb fuzz_onnx_loader
+  cmake --build build-fuzz -j"$jobs" --target qdrift_fuzzers
   stage_done "fuzz build (build-fuzz/)"
   bash tests/fuzz/run_fuzz.sh build-fuzz "$fuzz_seconds"
-  stage_done "fuzz runs (4 targets x ${fuzz_seconds} s)"
+  stage_done "fuzz runs ($(ls tests/fuzz/fuzz_*.cpp | wc -l) targets x ${fuzz_seconds} s)"
 fi

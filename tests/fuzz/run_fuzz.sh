@@ -20,7 +20,7 @@ case $limit in
   *) echo "run_fuzz.sh: the limit is SECONDS or runs=N, not '$limit'" >&2; exit 2 ;;
 esac
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_npy fuzz_npz fuzz_tensor_pb fuzz_onnx_loader fuzz_mapping_rules fuzz_budget_json fuzz_report_json)
+((${#targets[@]})) || mapfile -t targets < <(ls tests/fuzz/fuzz_*.cpp | xargs -n1 basename | sed 's/\.cpp$//')
 node_tests=/usr/share/libonnx-testdata/data/node
 corpus=$build/fuzz-corpus
 artifacts=$build/fuzz-artifacts
