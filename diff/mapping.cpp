@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "core/qdq_params.h"
+
 namespace qdrift {
 
 namespace {
@@ -111,8 +113,11 @@ Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* ru
     for (ValueId r : n.outputs) {
       if (r == kNoValue || ref_done[static_cast<size_t>(r)]) continue;
       std::string reason = ref_reason[static_cast<size_t>(r)];
+      const Node* p = ref.producer(r);
+      if (reason.empty() && p->kind == OpKind::DequantizeLinear && constant_tensor(ref, p->input(0)))
+        reason = "a dequantized constant (weights or bias): the other graph folds it into the op that reads it";
       if (reason.empty())
-        reason = other_has_provenance ? "no tensor of the lowered graph stands for it (fused or folded away)"
+        reason = other_has_provenance ? "no tensor of the other graph stands for it (fused, folded or removed by the rewrite)"
                                       : "no tensor of that name in the other graph";
       m.unmatched.push_back(unmatched(ref, r, "ref", std::move(reason)));
     }
