@@ -10,13 +10,11 @@
 #include <algorithm>
 #include <cmath>
 #include <csignal>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,29 +24,16 @@
 #include <onnx/onnx_pb.h>
 #include <zip.h>
 
-extern char** environ;
+#include "tests/unit/qdrift_process.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-struct Proc {
-  int exit_code = -1;  // -1: killed by a signal
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-void spit(const fs::path& p, const std::string& bytes) {
-  std::ofstream f(p, std::ios::binary);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using qdrift::testing_util::Proc;
+using qdrift::testing_util::run_qdrift;
+using qdrift::testing_util::slurp;
+using qdrift::testing_util::spit;
+using qdrift::testing_util::TempDir;
 
 // ---- hand-written .npy files (the NumPy format, version 1.0) ------------------------
 
@@ -139,45 +124,10 @@ constexpr int kS8 = onnx::TensorProto::INT8;
 
 class CliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "qdrift_cli_test_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    if (!HasFailure()) fs::remove_all(dir_, ec);  // kept for inspection when a test fails
-  }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return dir_.path(name); }
 
   // Runs the qdrift binary with `args`, capturing stdout and stderr.
-  Proc run(const std::vector<std::string>& args) {
-    const std::string out = path("stdout.txt"), err = path("stderr.txt");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> all = {QDRIFT_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    Proc p;
-    const int rc = posix_spawn(&pid, QDRIFT_BINARY, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      ADD_FAILURE() << "cannot start " << QDRIFT_BINARY << ": " << std::strerror(rc);
-      return p;
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (WIFEXITED(status)) p.exit_code = WEXITSTATUS(status);
-    p.out = slurp(out);
-    p.err = slurp(err);
-    return p;
-  }
+  Proc run(const std::vector<std::string>& args) { return run_qdrift(args, dir_); }
 
   // y = Relu(x), x: f32 [2,3].
   std::string relu_model() {
@@ -197,7 +147,7 @@ class CliTest : public ::testing::Test {
     return p;
   }
 
-  fs::path dir_;
+  TempDir dir_{"cli_test"};  // kept for inspection when a test fails
 };
 
 // One line on stderr, starting "qdrift: ", holding every fragment.
@@ -752,7 +702,8 @@ TEST_F(CliTest, DumpLoweredJsonPolicyAndTextForm) {
 }
 
 // QD_ASSERT aborts; cli::main turns SIGABRT into exit 3 with a one-line message. qdrift is
-// parked in open() of a FIFO given as its input, then sent SIGABRT.
+// parked in open() of a FIFO given as its input, then sent SIGABRT. Spawned here rather than
+// with run_qdrift, which waits for the exit: this test needs the pid while qdrift runs.
 TEST_F(CliTest, AbortBecomesInternalErrorExitThree) {
   const std::string fifo = path("fifo.npy");
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);

@@ -1,18 +1,8 @@
 // Tests of `qdrift gate` through the real binary (QDRIFT_BINARY): exit 0 on pass, 1 on a
 // failed gate, 2 on an unreadable or malformed report, baseline or budget. Reports are
 // written with report_to_json from hand-built Report structs, so the numbers are known.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,32 +10,17 @@
 #include <nlohmann/json.hpp>
 
 #include "diff/report_json.h"
-
-extern char** environ;
+#include "tests/unit/qdrift_process.h"
 
 namespace {
 
-namespace fs = std::filesystem;
 using qdrift::PairRecord;
 using qdrift::Report;
-
-struct Proc {
-  int exit_code = -1;  // -1: killed by a signal
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-void spit(const fs::path& p, const std::string& bytes) {
-  std::ofstream f(p, std::ios::binary);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using qdrift::testing_util::Proc;
+using qdrift::testing_util::run_qdrift;
+using qdrift::testing_util::slurp;
+using qdrift::testing_util::spit;
+using qdrift::testing_util::TempDir;
 
 PairRecord pair(const std::string& tensor, double sqnr_db, double max_abs_steps, int64_t nonfinite = 0) {
   PairRecord p;
@@ -79,49 +54,17 @@ constexpr const char* kBudget = R"({"schema": "qdrift.budget/1",
 class GateCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "qdrift_gate_cli_test_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     spit(path("budget.json"), kBudget);
     // 3 pairs x (min_sqnr_db, max_steps, non-finite) + top-1 = 10 checks, all within limits.
     spit(path("good.json"), qdrift::report_to_json(report(
                                 {pair("conv1_out", 30, 4), pair("relu_out", 25, 2), pair("y", 40, 0)}, 1.0)));
   }
-  void TearDown() override {
-    std::error_code ec;
-    if (!HasFailure()) fs::remove_all(dir_, ec);  // kept for inspection when a test fails
-  }
 
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return dir_.path(name); }
 
-  Proc run(const std::vector<std::string>& args) {
-    const std::string out = path("stdout.txt"), err = path("stderr.txt");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> all = {QDRIFT_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    Proc p;
-    const int rc = posix_spawn(&pid, QDRIFT_BINARY, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      ADD_FAILURE() << "cannot start " << QDRIFT_BINARY << ": " << std::strerror(rc);
-      return p;
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (WIFEXITED(status)) p.exit_code = WEXITSTATUS(status);
-    p.out = slurp(out);
-    p.err = slurp(err);
-    return p;
-  }
+  Proc run(const std::vector<std::string>& args) { return run_qdrift(args, dir_); }
 
-  fs::path dir_;
+  TempDir dir_{"gate_cli_test"};  // kept for inspection when a test fails
 };
 
 TEST_F(GateCliTest, PassExitsZero) {
