@@ -27,6 +27,10 @@ Status check_user_regex(std::string_view pattern, std::string_view where) {
   int counted = 0;
   for (size_t i = 0; i < pattern.size(); ++i) {
     if (pattern[i] == '\\') {
+      // Backreferences (\1) make matching exponential and name mapping never needs them;
+      // libstdc++ also parses their number without an overflow check (fuzz_mapping_rules).
+      if (i + 1 < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[i + 1])))
+        return invalid_input("{}: backreferences (\\{}) are not supported", where, pattern[i + 1]);
       ++i;
       continue;
     }

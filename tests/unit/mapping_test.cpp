@@ -147,6 +147,9 @@ TEST(MappingRules, RejectsBadDocumentsNamingTheField) {
       {R"({"schema": "qdrift.rules/1", "patterns": [{"ref": "a{33}", "other": "b"}]})", "repetition count 33"},
       {R"({"schema": "qdrift.rules/1", "patterns": [{"ref": "a{2}b{2}c{2}", "other": "b"}]})", "more than 2 counted"},
       {R"({"schema": "qdrift.rules/1", "patterns": {"ref": "a"}})", "patterns: expected an array, got object"},
+      // fuzz_mapping_rules: libstdc++ overflowed parsing a backreference's number.
+      {R"({"schema": "qdrift.rules/1", "patterns": [{"ref": "(a)\\4444444444444444444", "other": "b"}]})",
+       "backreferences (\\4) are not supported"},
   };
   for (const auto& [text, fragment] : cases) {
     auto r = parse_mapping_rules(text, "r.json");
