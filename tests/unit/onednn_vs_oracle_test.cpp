@@ -812,66 +812,6 @@ TEST(KernelDrift, NonVnniKernelDriftIsVisible) {
   }
 }
 
-// Informational: one 1x64x56x56 -> 64 3x3 QConv (u8 -> u8, s32 bias, relu).
-TEST(Timing, QConv64x56x56) {
-  Rand r(8);
-  LoweredGraphBuilder b;
-  const Shape xs{1, 64, 56, 56};
-  const ValueId x = b.input("x", DType::u8, xs, per_tensor(0.05f, 0, DType::u8));
-  const ValueId w = b.constant("w", r.weights(DType::s8, {64, 64, 3, 3}, vnni()), per_tensor(0.01f, 0, DType::s8));
-  const ValueId bias = b.constant("b", r.codes(DType::s32, {64}));
-  LoweredParams p;
-  p.output_scales = make_scales(r, 64, 64 * 9, DType::u8, DType::s8, true, 40.f, vnni());
-  p.post_ops = {relu()};
-  const ValueId y = b.value("y", DType::u8, per_tensor(0.1f, 0, DType::u8));
-  Node& n = b.int8_op(OpKind::QConv, "conv", x, w, bias, kNoValue, y, p);
-  n.attrs["kernel_shape"] = std::vector<int64_t>{3, 3};
-  n.attrs["pads"] = std::vector<int64_t>{1, 1, 1, 1};
-  b.output(y);
-  const std::vector<Tensor> feeds{r.codes(DType::u8, xs)};
-  using clock = std::chrono::steady_clock;
-  auto time_ms = [&](const KernelTable& table, int reps) {
-    auto ex = Executor::create(b.graph, table);
-    EXPECT_TRUE(ex.has_value());
-    (void)ex->run(feeds);  // warm-up
-    const auto t0 = clock::now();
-    for (int i = 0; i < reps; ++i) EXPECT_TRUE(ex->run(feeds).has_value());
-    return std::chrono::duration<double, std::milli>(clock::now() - t0).count() / reps;
-  };
-  const double onednn_ms = time_ms(onednn_kernel_table(), 50);
-  const double oracle_ms = time_ms(int_kernel_table(), 1);
-
-  // The bare primitive on nhwc data, for comparison (no executor, no layout reorders).
-  using namespace dnnl;
-  engine eng(engine::kind::cpu, 0);
-  stream strm(eng);
-  memory::desc src({1, 64, 56, 56}, memory::data_type::u8, memory::format_tag::nhwc);
-  memory::desc dst({1, 64, 56, 56}, memory::data_type::u8, memory::format_tag::nhwc);
-  memory::desc wei({64, 64, 3, 3}, memory::data_type::s8, memory::format_tag::any);
-  memory::desc bia({64}, memory::data_type::s32, memory::format_tag::x);
-  primitive_attr attr;
-  attr.set_output_scales(1 << 1, p.output_scales);
-  post_ops po;
-  po.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
-  attr.set_post_ops(po);
-  convolution_forward::primitive_desc pd(
-      convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct, src, wei, bia, dst, {1, 1},
-                                {1, 1}, {1, 1}),
-      attr, eng);
-  memory ms(src, eng), mw(pd.weights_desc(), eng), mb(bia, eng), md(dst, eng);
-  convolution_forward prim(pd);
-  auto exec = [&] {
-    prim.execute(strm, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_BIAS, mb}, {DNNL_ARG_DST, md}});
-    strm.wait();
-  };
-  exec();
-  const auto t0 = clock::now();
-  for (int i = 0; i < 50; ++i) exec();
-  const double prim_ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count() / 50;
-  std::printf("[ timing   ] 1x64x56x56 -> 64 3x3 QConv u8: oneDNN node %.3f ms (primitive %s alone %.3f ms), oracle %.1f ms\n",
-              onednn_ms, pd.impl_info_str(), prim_ms, oracle_ms);
-}
-
 // Prints the total once every test ran.
 class SummaryEnvironment : public ::testing::Environment {
  public:
