@@ -9,14 +9,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <dnnl.hpp>
 #include <fmt/format.h>
 
 #include "core/executor.h"
