@@ -15,6 +15,17 @@ uses most of its grid. Files: testdata/qdq/<name>.onnx and <name>_input.npy.
   bn_conv_u8        conv -> BatchNormalization -> Relu -> Q (BN folding under weights=requantize)
   paddle_style_s8   PaddleSlim-like: s8 symmetric activations (zero point 0), conv+Relu, conv+Relu6
                     (Clip 0..6), HardSwish, f32 bias, the shapes where Paddle's int8 pass diverges
+  conv_chain_u8_qop the real int8 (QOperator) twin of conv_chain_u8, read back from it: the same
+                    weights, int32 biases, scales and zero points as QuantizeLinear -> QLinearConv
+                    (Relu and Clip implied by the u8 grid, zero point 0) -> QLinearConv -> MaxPool
+                    on u8 -> QLinearConv -> DequantizeLinear, with Paddle-style tensor names
+                    (image.quantized, relu_0.tmp_0, conv2d_1.tmp_1, pool2d_0.tmp_0, ...) that
+                    differ from the QDQ model's. Asserted with numpy to be within one step of the
+                    QDQ model on the sample input. Writes conv_chain_u8_qop.onnx (no input file:
+                    it takes conv_chain_u8_input.npy). The hand-written
+                    conv_chain_u8_qop_rules.json pairs the two namings for `qdrift diff --rules`.
+
+The script is deterministic: rerunning it rewrites byte-identical files.
 """
 
 import os
@@ -299,7 +310,132 @@ def paddle_style_s8():
     b.finish(on, ov.shape)
 
 
+# The real int8 (QOperator) twin of conv_chain_u8, as another exporter would write it: the
+# QDQ model's own weights, scales and zero points, with Paddle-style tensor names that differ
+# from the QDQ model's. Keys: the QDQ model's tensor and node names; values: the twin's.
+CONV_CHAIN_QOP_NAMES = {
+    "input": "image",
+    "input_1_q": "image.quantized",
+    "relu3_out_4_q": "relu_0.tmp_0",          # conv2d_0 with its Relu implied by zero point 0
+    "conv5_out_6_q": "conv2d_1.tmp_1",
+    "maxpool7_out_8_q": "pool2d_0.tmp_0",     # MaxPool on the u8 codes
+    "clip10_out_11_q": "relu6_0.tmp_0",       # conv2d_2 with Clip(0,6) implied by the u8 grid
+    "clip10_out_11_dq": "save_infer_model/scale_0.tmp_0",
+    "conv2": "conv2d_0", "conv5": "conv2d_1", "conv9": "conv2d_2", "maxpool7": "pool2d_0",
+}
+
+
+def conv_chain_u8_qop():
+    """QuantizeLinear -> QLinearConv (Relu implied) -> QLinearConv -> MaxPool (u8) ->
+    QLinearConv (Clip implied) -> DequantizeLinear, read from conv_chain_u8.onnx (written
+    first) so that every weight, bias, scale and zero point is the QDQ model's own. Checks
+    with numpy that its integer forward pass is within one step of the QDQ fake-quant pass
+    on the sample input (QLinearConv requantizes acc * sx*sw/sy in float: ties may move)."""
+    src_name, names = "conv_chain_u8", CONV_CHAIN_QOP_NAMES
+    src = onnx.load(os.path.join(OUT_DIR, src_name + ".onnx"))
+    inits = {t.name: numpy_helper.to_array(t) for t in src.graph.initializer}
+    producer = {o: n for n in src.graph.node for o in n.output}
+    x = np.load(os.path.join(OUT_DIR, src_name + "_input.npy"))
+    nodes, twin_inits = [], []
+    ref_codes, twin_codes = {}, {}  # QDQ model's Q outputs: fake-quant codes / twin's int codes
+
+    def init(name, arr):
+        twin_inits.append(numpy_helper.from_array(arr, name))
+        return name
+
+    def quantize(v, scale, zp):
+        info = np.iinfo(zp.dtype)
+        return np.clip(np.rint(v / np.float64(scale)) + int(zp), info.min, info.max)
+
+    def qparams(q):  # constant scale and zero point of a QuantizeLinear / DequantizeLinear
+        return inits[q.input[1]], inits[q.input[2]]
+
+    def out_params(tensor, q):  # the twin's scale/zero point initializers for a Q output
+        s, z = qparams(q)
+        return init(names[tensor] + ".scale", s), init(names[tensor] + ".zero_point", z)
+
+    def attrs(n):
+        return {a.name: helper.get_attribute_value(a) for a in n.attribute}
+
+    for q in (n for n in src.graph.node if n.op_type == "QuantizeLinear"):
+        y = q.output[0]
+        sy, zy = qparams(q)
+        info = np.iinfo(zy.dtype)
+        op = producer.get(q.input[0])
+        if op is None:  # the graph input
+            assert q.input[0] == "input"
+            sn, zn = out_params(y, q)
+            nodes.append(helper.make_node("QuantizeLinear", [names["input"], sn, zn], [names[y]], name="quantize_0"))
+            ref_codes[y] = twin_codes[y] = quantize(x.astype(np.float64), sy, zy)
+            continue
+        act = None
+        if op.op_type in ("Relu", "Clip"):
+            act, op = op, producer[op.input[0]]
+        if op.op_type == "MaxPool":
+            dq = producer[op.input[0]]
+            assert [inits[i] for i in dq.input[1:]] == [sy, zy], "MaxPool passes int8 through on one grid"
+            k = attrs(op)
+            assert act is None and k["kernel_shape"] == [2, 2] and k["strides"] == [2, 2]
+            nodes.append(helper.make_node("MaxPool", [names[dq.input[0]]], [names[y]], name=names[op.name], **k))
+            for codes in (ref_codes, twin_codes):
+                c = codes[dq.input[0]]
+                h, w = c.shape[2] // 2 * 2, c.shape[3] // 2 * 2
+                codes[y] = c[:, :, :h, :w].reshape(c.shape[0], c.shape[1], h // 2, 2, w // 2, 2).max(axis=(3, 5))
+            continue
+        assert op.op_type == "Conv", op.op_type
+        # The activation must be what the output grid's saturation does anyway.
+        lo_real = (info.min - int(zy)) * float(sy)
+        hi_real = (info.max - int(zy)) * float(sy)
+        if act is not None and act.op_type == "Relu":
+            assert lo_real == 0.0, "Relu is implied only when the grid's lowest code is real 0"
+        elif act is not None:
+            lo, hi = float(inits[act.input[1]]), float(inits[act.input[2]])
+            assert lo_real == lo and hi_real <= hi, "Clip is implied only when the grid lies inside it"
+        xdq, wdq, bdq = (producer[i] for i in op.input)
+        sx, zx = qparams(xdq)
+        wq, sw, zw = (inits[i] for i in wdq.input)
+        bq, sb = inits[bdq.input[0]], inits[bdq.input[1]]
+        assert np.array_equal(sb, (sx * sw).astype(np.float32)), "bias on the accumulator's grid"
+        base = names[op.name]
+        ins = [names[xdq.input[0]], init(base + ".input_scale", sx), init(base + ".input_zero_point", zx),
+               init(base + ".w_0", wq), init(base + ".w_0.scale", sw), init(base + ".w_0.zero_point", zw),
+               *out_params(y, q), init(base + ".b_0", bq)]
+        k = attrs(op)
+        nodes.append(helper.make_node("QLinearConv", ins, [names[y]], name=base, **k))
+        conv_args = dict(stride=k["strides"][0], pad=k["pads"][0], group=k["group"], dilation=k["dilations"][0])
+        # QDQ reference: dequantize, float conv, activation, quantize.
+        xr = (ref_codes[xdq.input[0]] - int(zx)) * np.float64(sx)
+        wr = wq.astype(np.float64) * sw.reshape(-1, 1, 1, 1)
+        v = conv2d(xr.astype(np.float32), wr.astype(np.float32), (bq * sb).astype(np.float32), **conv_args)
+        if act is not None:
+            v = relu(v) if act.op_type == "Relu" else np.clip(v, lo, hi)
+        ref_codes[y] = quantize(v, sy, zy)
+        # QLinearConv: integer accumulator plus bias, scaled by sx*sw/sy, plus zy, saturated.
+        acc = conv2d(twin_codes[xdq.input[0]] - int(zx), wq.astype(np.float64), None, **conv_args).astype(np.float64)
+        acc = acc + bq.reshape(1, -1, 1, 1)
+        m = (np.float64(sx) * sw.astype(np.float64) / np.float64(sy)).reshape(1, -1, 1, 1)
+        twin_codes[y] = np.clip(np.rint(acc * m) + int(zy), info.min, info.max)
+
+    out = src.graph.output[0].name
+    dq = producer[out]
+    nodes.append(helper.make_node("DequantizeLinear", [names[dq.input[0]], init(names[out] + ".scale", inits[dq.input[1]]),
+                                                       init(names[out] + ".zero_point", inits[dq.input[2]])],
+                                  [names[out]], name="dequantize_0"))
+    for t in ref_codes:
+        steps = np.abs(ref_codes[t] - twin_codes[t]).max()
+        assert steps <= 1, f"{t}: the twin is {steps} steps from the QDQ model"
+    out_shape = [d.dim_value for d in src.graph.output[0].type.tensor_type.shape.dim]
+    graph = helper.make_graph(nodes, src_name + "_qop",
+                              [helper.make_tensor_value_info(names["input"], TensorProto.FLOAT, list(x.shape))],
+                              [helper.make_tensor_value_info(names[out], TensorProto.FLOAT, out_shape)], twin_inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="qdrift-testdata")
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, os.path.join(OUT_DIR, src_name + "_qop.onnx"))
+
+
 if __name__ == "__main__":
-    for make in (conv_chain_u8, depthwise_s8, residual_u8, gemm_concat_s8, bn_conv_u8, paddle_style_s8):
+    for make in (conv_chain_u8, depthwise_s8, residual_u8, gemm_concat_s8, bn_conv_u8, paddle_style_s8,
+                 conv_chain_u8_qop):
         make()
         print("wrote", make.__name__)
