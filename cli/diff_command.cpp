@@ -201,6 +201,7 @@ Status diff_command(const DiffOptions& o) {
   DriftOptions drift_options;
   drift_options.thresholds = o.thresholds;
   drift_options.rules = rules ? &*rules : nullptr;
+  drift_options.other_derives_from_ref = o.other_model.empty();
   drift_options.kernel_check = oracle_ex ? &*oracle_ex : nullptr;
   const Status ran = run_drift(*ref_ex, ref_feeds, *other_ex, o.other_model.empty() ? ref_feeds : other_feeds,
                                drift_options, report);

@@ -83,24 +83,74 @@ SideRecord side_record(const Graph& g, const Node& node, ValueId v, const Tensor
 
 }  // namespace
 
-std::optional<QuantParams> tensor_grid(const Graph& graph, ValueId v, const Tensor* t) {
+namespace {
+
+// The output grid of a QOperator node: its constant per-tensor y_scale / y_zero_point.
+std::optional<QuantParams> qlinear_output_grid(const Graph& graph, const Node& n, DType out_type) {
+  size_t scale_input = 0;
+  switch (n.kind) {
+    case OpKind::QLinearConv:
+    case OpKind::QLinearMatMul:
+    case OpKind::QLinearAdd: scale_input = 6; break;
+    case OpKind::QLinearGlobalAveragePool: scale_input = 3; break;
+    case OpKind::QGemm: scale_input = 7; break;  // absent y_scale: f32 output, no grid
+    default: return std::nullopt;
+  }
+  const Tensor* scale = constant_tensor(graph, n.input(scale_input));
+  const Tensor* zp = constant_tensor(graph, n.input(scale_input + 1));
+  if (!scale || scale->dtype != DType::f32 || scale->numel() != 1) return std::nullopt;
+  const float s = scale->values<float>()[0];
+  if (!(s > 0.f) || !std::isnormal(s)) return std::nullopt;  // the kernels reject it; nothing to measure in
+  const DType type = zp ? zp->dtype : out_type;
+  if (type != DType::u8 && type != DType::s8) return std::nullopt;
+  return QuantParams::per_tensor(s, zp && zp->numel() == 1 ? static_cast<int32_t>(zp->value_as_double(0)) : 0, type);
+}
+
+// Ops that move int8 codes without changing them: their output keeps the input's grid.
+bool passes_codes_through(OpKind k) {
+  switch (k) {
+    case OpKind::MaxPool:
+    case OpKind::Reshape:
+    case OpKind::Flatten:
+    case OpKind::Transpose:
+    case OpKind::Squeeze:
+    case OpKind::Unsqueeze:
+    case OpKind::Identity:
+    case OpKind::Concat:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::optional<QuantParams> grid_of(const Graph& graph, ValueId v, const Tensor* t, int depth) {
   if (t && t->quant) return t->quant;
   const Value& value = graph.value(v);
   if (value.quant) return value.quant;
+  const DType type = t ? t->dtype : value.dtype;
   if (const Node* p = graph.producer(v)) {
     if (auto q = node_grid(graph, *p)) return q;
+    if (auto q = qlinear_output_grid(graph, *p, type)) return q;
+    // An int8 tensor moved by MaxPool, Reshape, ... in a real int8 model: its input's grid.
+    if ((type == DType::u8 || type == DType::s8) && passes_codes_through(p->kind) && depth < 64 &&
+        p->input(0) != kNoValue)
+      return grid_of(graph, p->input(0), nullptr, depth + 1);
   }
   if (value.dtype == DType::f32 && value.consumers.size() == 1)
     return node_grid(graph, graph.nodes[static_cast<size_t>(value.consumers[0])]);
   return std::nullopt;
 }
 
+}  // namespace
+
+std::optional<QuantParams> tensor_grid(const Graph& graph, ValueId v, const Tensor* t) { return grid_of(graph, v, t, 0); }
+
 Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const Executor& other,
                  std::span<const Tensor> other_inputs, const DriftOptions& options, Report& report) {
   const Graph& ga = ref.graph();
   const Graph& gb = other.graph();
   const Clock::time_point t_map = Clock::now();
-  Mapping mapping = map_tensors(ga, gb, options.rules);
+  Mapping mapping = map_tensors(ga, gb, options.rules, options.other_derives_from_ref);
   double measure_ms = ms_between(t_map, Clock::now());
 
   // Which pairs each tensor takes part in.

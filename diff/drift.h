@@ -23,6 +23,7 @@ namespace qdrift {
 struct DriftOptions {
   Thresholds thresholds;
   const MappingRules* rules = nullptr;  // optional
+  bool other_derives_from_ref = true;   // false: the other side is a second model (map_tensors)
   // Optional: the other side's graph on a second kernel table (the integer oracle next to
   // oneDNN), run on other_inputs; each paired tensor of the other side is then compared
   // with it element by element (PairRecord::has_kernel_check).
@@ -36,8 +37,10 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
 
 // The quantization grid a tensor of `graph` lives on, for dequantizing it and measuring
 // steps: the tensor's own parameters, else its value's (lowered graphs), else those of the
-// QuantizeLinear/DequantizeLinear that produced it, else of the QuantizeLinear that is its
-// only consumer (a float tensor about to be quantized). nullopt: a plain float tensor.
+// QuantizeLinear/DequantizeLinear that produced it, or the output scale and zero point of
+// the QOperator node that produced it (QLinearConv, ...), or for int8 codes moved by
+// MaxPool/Reshape/Concat/... the grid of their input; else that of the QuantizeLinear that
+// is its only consumer (a float tensor about to be quantized). nullopt: a plain float tensor.
 std::optional<QuantParams> tensor_grid(const Graph& graph, ValueId v, const Tensor* t);
 
 }  // namespace qdrift

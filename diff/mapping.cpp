@@ -1,6 +1,8 @@
 #include "diff/mapping.h"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -37,7 +39,7 @@ bool regrids(const std::string& rewrite) { return rewrite == "requantize_concat_
 
 }  // namespace
 
-Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* rules) {
+Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* rules, bool other_derives_from_ref) {
   const std::vector<int64_t> ref_order = production_order(ref);
   const std::vector<int64_t> other_order = production_order(other);
   const auto produced_in = [](const std::vector<int64_t>& order, ValueId v) {
@@ -60,30 +62,44 @@ Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* ru
     other_done[static_cast<size_t>(o)] = true;
   };
 
-  // 1. provenance: the other graph is our lowering; each value names its source tensor.
-  bool other_has_provenance = false;
+  // The other graph's produced values by name, and, for a lowering, by the source tensor
+  // they stand for (so names written against the unlowered model still find them).
+  std::unordered_map<std::string_view, ValueId> stands_for;
   for (const Node& n : other.nodes)
-    for (ValueId o : n.outputs) {
-      if (o == kNoValue) continue;
-      const Provenance& p = other.value(o).provenance;
-      other_has_provenance = other_has_provenance || !p.rewrite.empty();
-      if (p.source.empty()) continue;
-      const ValueId r = ref.find_value(p.source);
-      if (!produced_in(ref_order, r)) continue;
-      try_pair(r, o, MatchMethod::provenance, p.rewrite);
-      if (!m.pairs.empty() && m.pairs.back().other == o) m.pairs.back().steps_in_other_grid = regrids(p.rewrite);
-    }
+    for (ValueId o : n.outputs)
+      if (o != kNoValue && !other.value(o).provenance.source.empty())
+        stands_for.emplace(other.value(o).provenance.source, o);  // first producer wins
+  const auto other_named = [&](std::string_view name) {
+    const ValueId o = other.find_value(name);
+    if (produced_in(other_order, o) || other_derives_from_ref) return produced_in(other_order, o) ? o : kNoValue;
+    auto it = stands_for.find(name);
+    return it == stands_for.end() ? kNoValue : it->second;
+  };
 
-  // 2. identical names, for tensors provenance did not pair.
+  // 1. provenance: the other graph is our lowering of ref; each value names its source tensor.
+  if (other_derives_from_ref) {
+    for (const Node& n : other.nodes)
+      for (ValueId o : n.outputs) {
+        if (o == kNoValue) continue;
+        const Provenance& p = other.value(o).provenance;
+        if (p.source.empty()) continue;
+        const ValueId r = ref.find_value(p.source);
+        if (!produced_in(ref_order, r)) continue;
+        try_pair(r, o, MatchMethod::provenance, p.rewrite);
+        if (!m.pairs.empty() && m.pairs.back().other == o) m.pairs.back().steps_in_other_grid = regrids(p.rewrite);
+      }
+  }
+
+  // 2. identical names (for a lowered second model: the name of the tensor a value stands for).
   for (const Node& n : ref.nodes)
     for (ValueId r : n.outputs) {
       if (r == kNoValue || ref_done[static_cast<size_t>(r)]) continue;
-      const ValueId o = other.find_value(ref.value(r).name);
-      if (!produced_in(other_order, o) || other_done[static_cast<size_t>(o)]) continue;
-      // A lowered value standing for another source tensor keeps its own pairing.
+      const ValueId o = other_named(ref.value(r).name);
+      if (o == kNoValue || other_done[static_cast<size_t>(o)]) continue;
+      // A value standing for another source tensor keeps that pairing.
       const std::string& source = other.value(o).provenance.source;
-      if (!source.empty() && source != ref.value(r).name) continue;
-      try_pair(r, o, MatchMethod::name, "");
+      if (other_derives_from_ref && !source.empty() && source != ref.value(r).name) continue;
+      try_pair(r, o, MatchMethod::name, other.value(o).name == ref.value(r).name ? "" : "stands for '" + source + "'");
     }
 
   // 3. the user's rules, for what is still unpaired on the reference side.
@@ -93,8 +109,8 @@ Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* ru
         if (r == kNoValue || ref_done[static_cast<size_t>(r)]) continue;
         std::string rule;
         for (const std::string& name : rules->other_names_for(ref.value(r).name, &rule)) {
-          const ValueId o = other.find_value(name);
-          if (!produced_in(other_order, o)) {
+          const ValueId o = other_named(name);
+          if (o == kNoValue) {
             ref_reason[static_cast<size_t>(r)] = fmt::format("{} names '{}', not a tensor the other graph produces", rule, name);
             continue;
           }
@@ -117,8 +133,8 @@ Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* ru
       if (reason.empty() && p->kind == OpKind::DequantizeLinear && constant_tensor(ref, p->input(0)))
         reason = "a dequantized constant (weights or bias): the other graph folds it into the op that reads it";
       if (reason.empty())
-        reason = other_has_provenance ? "no tensor of the other graph stands for it (fused, folded or removed by the rewrite)"
-                                      : "no tensor of that name in the other graph";
+        reason = other_derives_from_ref ? "no tensor of the other graph stands for it (fused, folded or removed by the rewrite)"
+                                        : "no tensor of that name in the other graph";
       m.unmatched.push_back(unmatched(ref, r, "ref", std::move(reason)));
     }
   for (const Node& n : other.nodes)

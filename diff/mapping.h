@@ -37,8 +37,11 @@ struct Mapping {
   std::vector<UnmatchedRecord> unmatched;   // both sides
 };
 
-// `rules` may be null. Pairs whose element counts differ are not made; both tensors are then
+// `rules` may be null. `other_derives_from_ref`: the other graph was made from `ref` (our
+// lowering, strip_qdq), so its provenance pairs exactly; otherwise it comes from a second
+// model, and a lowered value's source name serves as another name for it (names and rules
+// may use either). Pairs whose element counts differ are not made; both tensors are then
 // listed as unmatched with the shapes in the reason.
-Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* rules);
+Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* rules, bool other_derives_from_ref = true);
 
 }  // namespace qdrift

@@ -36,8 +36,9 @@ struct Expected {
 };
 
 // What conv_chain_u8_qop_rules.json says, read by a person: every QuantizeLinear output of the
-// QDQ model, and its float output. The twin's input quantization and its last conv's output
-// carry the names the lowering gives them (Paddle's quantize/out/N and dequantize/in/N).
+// QDQ model, and its float output. The file uses the twin's own names; once lowered, the
+// twin's input quantization and its last conv's output carry Paddle's names (quantize/out/N,
+// dequantize/in/N) and are found through the source tensor they stand for.
 const std::vector<Expected> kExpected = {
     {"input_1_q", "quantize/out/0", "pair 0"},
     {"relu3_out_4_q", "relu_0.tmp_0", "pair 1"},
@@ -130,6 +131,23 @@ TEST(DiffRulesCli, WithoutRulesTheDifferentlyNamedTensorsAreListedUnmatched) {
     EXPECT_TRUE(unmatched_ref.count(e.ref)) << e.ref << " is not listed as unmatched";
     EXPECT_TRUE(unmatched_other.count(e.other)) << e.other << " is not listed as unmatched";
   }
+}
+
+// The twin run as written (QLinearConv on the reference kernels): its int8 tensors live on
+// the grids of the QOperator nodes that made them, the same grids as the QDQ model's.
+TEST(DiffRulesCli, RulesPairTheTwinRunAsWritten) {
+  TempDir dir("diff_rules_cli");
+  const Report r = diff_report({"--against", "ref", "--rules", kRules}, dir);
+  ASSERT_EQ(r.pairs.size(), kExpected.size());
+  EXPECT_EQ(r.first_divergence, -1);
+  for (const PairRecord& p : r.pairs) {
+    EXPECT_EQ(p.method, MatchMethod::rule) << p.ref.tensor;
+    EXPECT_EQ(p.ref.scale, p.other.scale) << p.ref.tensor;
+    EXPECT_LE(p.drift.max_abs_steps, 1.0) << p.ref.tensor << " vs " << p.other.tensor;
+  }
+  const PairRecord* input = pair_of(r, "input_1_q");
+  ASSERT_NE(input, nullptr);
+  EXPECT_EQ(input->other.tensor, "image.quantized");
 }
 
 TEST(DiffRulesCli, RulesAlsoPairTheTwinLoweredForOnednn) {

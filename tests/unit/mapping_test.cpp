@@ -76,7 +76,7 @@ TEST(MapTensors, ConcatInputsRequantizedByTheLoweringAreMeasuredOnTheirOwnGrid) 
 TEST(MapTensors, GraphInputsAreNotPaired) {
   Graph a = relu_chain({"y"}).graph;
   Graph b = relu_chain({"z"}).graph;
-  const Mapping m = map_tensors(a, b, nullptr);
+  const Mapping m = map_tensors(a, b, nullptr, /*other_derives_from_ref=*/false);
   EXPECT_TRUE(m.pairs.empty());  // "x" exists on both sides but nothing produced it
   ASSERT_EQ(m.unmatched.size(), 2u);
   EXPECT_NE(m.unmatched[0].reason.find("no tensor of that name"), std::string::npos);
@@ -107,6 +107,30 @@ TEST(MapTensors, RulesPairsPatternsAndOneToMany) {
   ASSERT_EQ(m.unmatched.size(), 1u);
   EXPECT_EQ(m.unmatched[0].tensor, "lost");
   EXPECT_NE(m.unmatched[0].reason.find("'nowhere'"), std::string::npos) << m.unmatched[0].reason;
+}
+
+// A second model lowered by qdrift: its values carry the second model's names as their
+// source, so names and rules written against the unlowered model still find them, and
+// provenance does not claim an exact pairing with the reference.
+TEST(MapTensors, SecondModelIsFoundByTheNamesItsValuesStandFor) {
+  Graph ref = relu_chain({"conv_q", "relu_q", "out"}).graph;
+  LoweredGraphBuilder low = relu_chain({"dequantize/in/0", "quantize/out/1", "out"});
+  low.graph.value(low.graph.find_value("dequantize/in/0")).provenance = {"conv2d_0.tmp_1", "qlinear_conv"};
+  low.graph.value(low.graph.find_value("quantize/out/1")).provenance = {"relu_q", "insert_quantize"};
+  low.graph.value(low.graph.find_value("out")).provenance = {"out", "keep_float"};
+  auto rules = parse_mapping_rules(R"({"schema": "qdrift.rules/1", "pairs": [{"ref": "conv_q", "other": "conv2d_0.tmp_1"}]})",
+                                   "r.json");
+  ASSERT_TRUE(rules);
+  const Mapping m = map_tensors(ref, low.graph, &*rules, /*other_derives_from_ref=*/false);
+  const auto pairs = names_of(m, ref, low.graph);
+  ASSERT_EQ(pairs.size(), 3u);
+  EXPECT_EQ(pairs[0].other, "dequantize/in/0");
+  EXPECT_EQ(pairs[0].method, MatchMethod::rule);
+  EXPECT_EQ(pairs[1].other, "quantize/out/1");
+  EXPECT_EQ(pairs[1].method, MatchMethod::name);
+  EXPECT_EQ(m.pairs[1].detail, "stands for 'relu_q'");
+  EXPECT_EQ(pairs[2].method, MatchMethod::name);
+  EXPECT_TRUE(m.unmatched.empty());
 }
 
 TEST(MapTensors, DifferentElementCountsAreNotPaired) {
