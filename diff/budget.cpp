@@ -60,25 +60,12 @@ Status expect_optional_object(const JsonField& f, std::initializer_list<std::str
 Status read_layer(const JsonField& f, std::string_view label, Budget::Layer* out) {
   QD_RETURN_IF_ERROR(f.expect_only({"match", "min_sqnr_db", "max_steps", "max_abs", "min_cosine"}));
   const JsonField match = f["match"];
-  QD_ASSIGN_OR_RETURN(out->match, match.string());
-  QD_RETURN_IF_ERROR(check_user_regex(out->match, fmt::format("{}: {}", label, match.path())));
-  try {
-    out->compiled = std::regex(out->match, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    std::string what = e.what();
-    for (char& c : what)
-      if (c == '\n' || c == '\r') c = ' ';
-    return match.error(fmt::format("not a valid regular expression: {}", what));
-  }
+  QD_ASSIGN_OR_RETURN(std::string pattern, match.string());
+  QD_ASSIGN_OR_RETURN(out->match, UserRegex::compile(pattern, fmt::format("{}: {}", label, match.path())));
   return read_pair_limits(f, &out->limits);
 }
 
 // ---- checking -----------------------------------------------------------------------
-
-// Longest reference tensor name searched with a layer regex. libstdc++'s std::regex matches
-// by recursion, one level per character, so a hostile report with a huge name could
-// exhaust the stack; such a name fails the gate instead of being skipped.
-constexpr size_t kMaxMatchedNameBytes = 4096;
 
 // Tensor names come from models and report files: keep messages on one line.
 std::string printable(std::string_view s) {
@@ -116,7 +103,7 @@ Effective effective_limits(const Budget& b, const std::string& tensor) {
   Effective e{b.global, ""};
   for (size_t i = 0; i < b.layers.size(); ++i) {
     const Budget::Layer& layer = b.layers[i];
-    if (!std::regex_search(tensor, layer.compiled)) continue;
+    if (!layer.match.search(tensor)) continue;
     const PairLimits& o = layer.limits;
     if (o.min_sqnr_db) e.limits.min_sqnr_db = o.min_sqnr_db;
     if (o.max_steps) e.limits.max_steps = o.max_steps;
@@ -191,16 +178,7 @@ GateResult evaluate_gate(const Report& report, const Budget& budget, const Repor
     const std::string name = printable(t);
     const DriftMeasures& d = p.drift;
 
-    Effective eff;
-    if (!budget.layers.empty() && t.size() > kMaxMatchedNameBytes) {
-      gate.check(false, t, "layers.match", static_cast<double>(kMaxMatchedNameBytes), static_cast<double>(t.size()),
-                 fmt::format("{}...: layers.match: a tensor name of {} bytes is too long to match layer patterns "
-                             "(limit {})",
-                             name.substr(0, 64), t.size(), kMaxMatchedNameBytes));
-      eff.limits = budget.global;
-    } else {
-      eff = effective_limits(budget, t);
-    }
+    const Effective eff = effective_limits(budget, t);  // RE2: linear in the name's length
     const PairLimits& lim = eff.limits;
     const std::string from = eff.layer.empty() ? "" : fmt::format(" ({})", eff.layer);
 

@@ -17,13 +17,13 @@
 #pragma once
 
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "core/limits.h"
 #include "core/status.h"
 #include "diff/report.h"
+#include "diff/user_regex.h"
 
 namespace qdrift {
 
@@ -39,8 +39,7 @@ struct PairLimits {
 struct Budget {
   PairLimits global;
   struct Layer {
-    std::string match;                 // ECMAScript regex searched in the reference tensor name
-    std::regex compiled;
+    UserRegex match;                   // searched anywhere in the reference tensor name (RE2 syntax)
     PairLimits limits;
   };
   std::vector<Layer> layers;

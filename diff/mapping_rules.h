@@ -13,13 +13,13 @@
 // matches the whole reference name gives the other name ($1..$9 are its groups).
 #pragma once
 
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/limits.h"
 #include "core/status.h"
+#include "diff/user_regex.h"
 
 namespace qdrift {
 
@@ -31,9 +31,8 @@ struct MappingRules {
     std::vector<std::string> other;  // one or more tensors of the other graph
   };
   struct Pattern {
-    std::string ref_regex;       // ECMAScript, must match the whole reference name
-    std::string other_template;  // "$1" etc. replaced by the regex's groups
-    std::regex compiled;
+    UserRegex ref_regex;         // must match the whole reference name (RE2 syntax)
+    std::string other_template;  // "$1".."$9", "$&" replaced by the regex's groups
   };
   std::vector<Pair> pairs;
   std::vector<Pattern> patterns;
@@ -43,13 +42,9 @@ struct MappingRules {
   std::vector<std::string> other_names_for(std::string_view ref_name, std::string* rule = nullptr) const;
 };
 
-// Parses and checks a rules document. Regexes are bounded (length, counted repetitions) so
-// that a hostile file cannot make compiling or matching them explode. `label` names the file
-// in errors.
+// Parses and checks a rules document (regexes on RE2: linear-time matching, bounded compile
+// memory; templates checked against the groups). `label` names the file in errors.
 Result<MappingRules> parse_mapping_rules(std::string_view text, std::string_view label);
 Result<MappingRules> read_mapping_rules(const std::string& path, const Limits& limits);
-
-// Checks one user regex against those bounds (also used by the budget's layer patterns).
-Status check_user_regex(std::string_view pattern, std::string_view where);
 
 }  // namespace qdrift

@@ -11,7 +11,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers  # oneDNN (Debian built it with OpenCL)
   libonnx-dev libprotobuf-dev protobuf-compiler     # ONNX protobuf classes, checker, shape inference
-  libfmt-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libzip-dev
+  libfmt-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libzip-dev libre2-dev
   libgtest-dev libonnx-testdata                     # unit tests, ONNX node tests (conformance)
   libimgui-dev libstb-dev libglfw3-dev libgl-dev xvfb  # GUI and its headless test display
 )
