@@ -1,15 +1,21 @@
 // Drift measures per pair (diff/measure.h): closed-form cases worked out by hand. Values
 // are chosen on binary grids (scales 0.25, 0.125, 0.5) so every difference is exact in f32
 // and the expected numbers are written out, never computed by qdrift.
+#include <algorithm>
+#include <bit>
 #include <climits>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <random>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "core/quant_math.h"
 #include "diff/measure.h"
+#include "diff/tensor_stats.h"
 
 namespace qdrift::test {
 namespace {
@@ -431,6 +437,352 @@ TEST(DriftMeasureRealValues, FeedMeasureDriftInTheReferencesSteps) {
   EXPECT_EQ(d.steps_histogram, hist({2, 1, 0, 0, 0, 0, 0, 0}));
   EXPECT_EQ(d.max_abs_steps, 1.0);
   EXPECT_EQ(d.max_abs_index, 1);
+}
+
+// ---- the fast paths against the per-element forms they replaced ----------------------------
+// measure_drift decides the steps histogram by per-channel error thresholds and takes the
+// largest steps once per channel; compute_stats reads u8/s8 through a code histogram. The
+// straightforward forms below (what both computed before) must give the same bits.
+
+DriftMeasures measure_drift_per_element(const Tensor& ref, const Tensor& other, const QuantParams* ref_q) {
+  DriftMeasures d;
+  if (ref_q) {
+    d.has_steps = true;
+    d.steps_histogram.assign(kStepsHistogramBins, 0);
+  }
+  const int64_t n = ref.numel();
+  if (n == 0) return d;
+  const float* a = ref.data<float>();
+  const float* b = other.data<float>();
+  QuantAxisIndex ix;
+  ix.inner = n;
+  if (ref_q) ix = quant_axis_index(ref.shape, *ref_q);
+  int64_t count = 0, differ = 0, max_abs_index = -1, ref_argmax = -1, other_argmax = -1;
+  double abs_err = 0, sq_err = 0, sq_ref = 0, sq_other = 0, dot = 0, max_abs = 0;
+  float ref_max = 0, other_max = 0;
+  int64_t i = 0;
+  for (int64_t o = 0; o < ix.outer; ++o) {
+    for (int64_t c = 0; c < ix.count; ++c) {
+      const double scale = ref_q ? static_cast<double>(ref_q->scale[static_cast<size_t>(c)]) : 1.0;
+      for (const int64_t end = i + ix.inner; i < end; ++i) {
+        const float x = a[i], y = b[i];
+        const bool fx = std::isfinite(x), fy = std::isfinite(y);
+        if (fx && (ref_argmax < 0 || x > ref_max)) { ref_max = x; ref_argmax = i; }
+        if (fy && (other_argmax < 0 || y > other_max)) { other_max = y; other_argmax = i; }
+        if (!(fx && fy)) {
+          d.nan_ref += std::isnan(x);
+          d.inf_ref += std::isinf(x);
+          d.nan_other += std::isnan(y);
+          d.inf_other += std::isinf(y);
+          d.nonfinite_mismatch += !(std::isinf(x) && x == y);
+          continue;
+        }
+        const double xd = x, yd = y;
+        const double err = std::fabs(xd - yd);
+        ++count;
+        differ += x != y;
+        abs_err += err;
+        sq_err += err * err;
+        sq_ref += xd * xd;
+        sq_other += yd * yd;
+        dot += xd * yd;
+        if (err > max_abs || max_abs_index < 0) { max_abs = err; max_abs_index = i; }
+        if (ref_q) {
+          double steps = err / scale;
+          const double r = std::round(steps);
+          if (std::fabs(steps - r) <= 1e-4) steps = r;
+          d.max_abs_steps = std::max(d.max_abs_steps, steps);
+          ++d.steps_histogram[r < 7.0 ? static_cast<size_t>(r) : 7];
+        }
+      }
+    }
+  }
+  d.argmax_agree = ref_argmax == other_argmax;
+  d.count = count;
+  if (count == 0) return d;
+  const double cnt = static_cast<double>(count);
+  d.max_abs = max_abs;
+  d.max_abs_index = max_abs_index;
+  d.mean_abs = abs_err / cnt;
+  d.rmse = std::sqrt(sq_err / cnt);
+  d.frac_differ = static_cast<double>(differ) / cnt;
+  d.rel_l2 = sq_ref > 0 ? std::sqrt(sq_err) / std::sqrt(sq_ref) : (sq_err > 0 ? kInf : 0.0);
+  d.sqnr_db = sq_err > 0 ? (sq_ref > 0 ? 10.0 * std::log10(sq_ref / sq_err) : -kInf) : kInf;
+  if (sq_ref == 0 || sq_other == 0) {
+    d.cosine = sq_ref == 0 && sq_other == 0 ? 1.0 : 0.0;
+  } else {
+    d.cosine = differ == 0 ? 1.0 : std::clamp(dot / (std::sqrt(sq_ref) * std::sqrt(sq_other)), -1.0, 1.0);
+  }
+  return d;
+}
+
+uint64_t bits(double v) { return std::bit_cast<uint64_t>(v); }
+
+void expect_same_bits(const DriftMeasures& got, const DriftMeasures& want, const std::string& what) {
+  SCOPED_TRACE(what);
+  EXPECT_EQ(got.count, want.count);
+  EXPECT_EQ(bits(got.max_abs), bits(want.max_abs));
+  EXPECT_EQ(got.max_abs_index, want.max_abs_index);
+  EXPECT_EQ(bits(got.mean_abs), bits(want.mean_abs));
+  EXPECT_EQ(bits(got.rmse), bits(want.rmse));
+  EXPECT_EQ(bits(got.rel_l2), bits(want.rel_l2));
+  EXPECT_EQ(bits(got.sqnr_db), bits(want.sqnr_db));
+  EXPECT_EQ(bits(got.cosine), bits(want.cosine));
+  EXPECT_EQ(bits(got.frac_differ), bits(want.frac_differ));
+  EXPECT_EQ(got.argmax_agree, want.argmax_agree);
+  EXPECT_EQ(got.has_steps, want.has_steps);
+  EXPECT_EQ(bits(got.max_abs_steps), bits(want.max_abs_steps)) << got.max_abs_steps << " vs " << want.max_abs_steps;
+  EXPECT_EQ(got.steps_histogram, want.steps_histogram);
+  EXPECT_EQ(got.nan_ref, want.nan_ref);
+  EXPECT_EQ(got.inf_ref, want.inf_ref);
+  EXPECT_EQ(got.nan_other, want.nan_other);
+  EXPECT_EQ(got.inf_other, want.inf_other);
+  EXPECT_EQ(got.nonfinite_mismatch, want.nonfinite_mismatch);
+}
+
+// Codes on the grid times an awkward scale, the other side some steps off plus f32 jitter
+// (near whole steps, near half steps), with non-finite values sprinkled in when asked.
+void random_pair(std::mt19937& rng, const Shape& shape, const std::vector<float>& scales, int axis, bool nonfinite,
+                 Tensor* ref, Tensor* other) {
+  const int64_t n = shape_numel(shape);
+  QuantParams q = per_axis(scales, std::vector<int32_t>(scales.size(), 0), DType::u8, axis);
+  const QuantAxisIndex ix = quant_axis_index(shape, q);
+  std::uniform_int_distribution<int> code(-128, 127), off(-9, 9), kind(0, 19);
+  std::uniform_real_distribution<float> frac(-0.6f, 0.6f);
+  std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const float sc = scales[ix.of(i)];
+    const float x = static_cast<float>(code(rng)) * sc;
+    float y = x + static_cast<float>(off(rng)) * sc;
+    switch (kind(rng)) {
+      case 0: y = x; break;
+      case 1: y += frac(rng) * sc; break;                                   // anywhere between steps
+      case 2: y = x + (static_cast<float>(off(rng)) + 0.5f) * sc; break;    // near a half step
+      case 3: y = std::nextafter(y, kInfF); break;                          // one ulp past whole steps
+      case 4: y = std::nextafter(y, -kInfF); break;
+      case 5: if (nonfinite) y = kNaNF; break;
+      case 6: if (nonfinite) y = (code(rng) & 1) ? kInfF : -kInfF; break;
+      default: break;
+    }
+    a[static_cast<size_t>(i)] = (nonfinite && kind(rng) == 0) ? ((code(rng) & 1) ? kNaNF : kInfF) : x;
+    b[static_cast<size_t>(i)] = y;
+  }
+  *ref = f32(shape, a);
+  *other = f32(shape, b);
+}
+
+TEST(DriftMeasureFastPath, SameBitsAsPerElementSteps) {
+  std::mt19937 rng(12345);
+  struct Case {
+    Shape shape;
+    std::vector<float> scales;
+    int axis;
+  };
+  const std::vector<Case> cases = {
+      {{1, 3, 17, 19}, {0.0235f}, 1},
+      {{1, 3, 17, 19}, {0.1f}, 1},
+      {{1, 3, 17, 19}, {0.0235f, 0.7f, 3.3e-5f}, 1},   // per channel, inner 323
+      {{2, 5, 7}, {0.3f, 0.011f, 1.7f, 0.05f, 0.0078125f, 0.2f, 9.5f}, 2},  // last axis: inner 1
+      {{4, 6}, {0.013f, 0.02f, 0.5f, 1e-30f}, 0},  // first axis, outer 1
+      {{1000}, {std::numeric_limits<float>::denorm_min()}, 0},
+      {{1000}, {3e38f}, 0},
+  };
+  for (const bool nonfinite : {false, true}) {
+    for (size_t k = 0; k < cases.size(); ++k) {
+      for (int rep = 0; rep < 3; ++rep) {
+        const Case& c = cases[k];
+        Tensor ref, other;
+        random_pair(rng, c.shape, c.scales, c.axis, nonfinite, &ref, &other);
+        const QuantParams q = per_axis(c.scales, std::vector<int32_t>(c.scales.size(), 0), DType::u8, c.axis);
+        const std::string what = "case " + std::to_string(k) + (nonfinite ? " nonfinite" : "") + " rep " + std::to_string(rep);
+        expect_same_bits(measure_drift(ref, other, &q), measure_drift_per_element(ref, other, &q), what);
+        expect_same_bits(measure_drift(ref, other, nullptr), measure_drift_per_element(ref, other, nullptr), what + " no grid");
+        expect_same_bits(measure_drift(other, ref, &q), measure_drift_per_element(other, ref, &q), what + " swapped");
+      }
+    }
+  }
+}
+
+TEST(DriftMeasureFastPath, ErrorsAtEveryBinEdge) {
+  // Errors at k - 0.5 steps (ties round up) and the doubles around them, and around whole
+  // steps (the snapping), for scales whose products are not exact.
+  for (const float scale : {0.0235f, 0.1f, 0.3f, 1.0f / 3.0f, 0.0078125f, 7.7e-3f}) {
+    std::vector<float> ref, other;
+    for (int k = 0; k <= 9; ++k) {
+      for (const double at : {k - 0.5, static_cast<double>(k)}) {
+        if (at < 0) continue;
+        float e = static_cast<float>(at * scale);
+        for (int u = 0; u < 3; ++u) e = std::nextafter(e, 0.0f);
+        for (int u = 0; u < 7; ++u, e = std::nextafter(e, kInfF)) {
+          ref.push_back(0.0f);
+          other.push_back(e);
+          ref.push_back(1.0f);  // the error then comes from a difference in double
+          other.push_back(1.0f + e);
+        }
+      }
+    }
+    const QuantParams q = QuantParams::per_tensor(scale, 0, DType::u8);
+    const Tensor a = f32_1d(ref), b = f32_1d(other);
+    expect_same_bits(measure_drift(a, b, &q), measure_drift_per_element(a, b, &q), "scale " + std::to_string(scale));
+  }
+}
+
+TEST(DriftMeasureFastPath, DoubleErrorsAroundHalfSteps) {
+  // Every double error within a few ulps of (k - 0.5) * scale, made as x - y of two floats
+  // (x the float just above, y the small exact remainder): the bins are decided on doubles.
+  int64_t made = 0;
+  for (float scale = 0.001f; scale < 2.0f; scale *= 1.37f) {
+    std::vector<float> ref, other;
+    for (int k = 1; k <= 8; ++k) {
+      double e = (k - 0.5) * static_cast<double>(scale);
+      for (int u = 0; u < 4; ++u) e = std::nextafter(e, 0.0);
+      for (int u = 0; u < 9; ++u, e = std::nextafter(e, kInf)) {
+        float x = static_cast<float>(e);
+        if (static_cast<double>(x) < e) x = std::nextafter(x, kInfF);
+        const double rem = static_cast<double>(x) - e;
+        const float y = static_cast<float>(rem);
+        if (static_cast<double>(y) != rem || std::fabs(static_cast<double>(x) - static_cast<double>(y)) != e) continue;
+        ref.push_back(x);
+        other.push_back(y);
+        ++made;
+      }
+    }
+    const QuantParams q = QuantParams::per_tensor(scale, 0, DType::u8);
+    const Tensor a = f32_1d(ref), b = f32_1d(other);
+    expect_same_bits(measure_drift(a, b, &q), measure_drift_per_element(a, b, &q), "scale " + std::to_string(scale));
+    expect_same_bits(measure_drift(b, a, &q), measure_drift_per_element(b, a, &q), "swapped, scale " + std::to_string(scale));
+  }
+  EXPECT_GT(made, 300);
+}
+
+TEST(DriftMeasureFastPath, ScalesWithoutThresholds) {
+  // Zero and infinite scales (no valid grid has them) take the per-element form.
+  std::mt19937 rng(7);
+  Tensor ref, other;
+  random_pair(rng, {3, 50}, {0.5f, 0.25f, 0.125f}, 0, true, &ref, &other);
+  const QuantParams q = per_axis({0.5f, 0.0f, kInfF}, {0, 0, 0}, DType::u8, 0);
+  expect_same_bits(measure_drift(ref, other, &q), measure_drift_per_element(ref, other, &q), "zero and inf scale");
+}
+
+TensorStats stats_per_element(const Tensor& t) {
+  TensorStats s;
+  s.count = t.numel();
+  if (s.count == 0) return s;
+  double sum = 0;
+  int64_t finite = 0;
+  bool first = true;
+  for (int64_t i = 0; i < s.count; ++i) {
+    const double v = t.value_as_double(i);
+    if (std::isnan(v)) { ++s.nan_count; continue; }
+    if (std::isinf(v)) ++s.inf_count;
+    if (first || v > s.max) { s.max = v; s.argmax = i; }
+    if (first || v < s.min) s.min = v;
+    first = false;
+    if (std::isfinite(v)) { sum += v; ++finite; }
+  }
+  if (finite == 0) return s;
+  s.avg = sum / static_cast<double>(finite);
+  double sq = 0;
+  for (int64_t i = 0; i < s.count; ++i) {
+    const double v = t.value_as_double(i);
+    if (std::isfinite(v)) sq += (v - s.avg) * (v - s.avg);
+  }
+  s.std = std::sqrt(sq / static_cast<double>(finite));
+  return s;
+}
+
+// The population std of a code tensor in long double (64-bit mantissa, two passes).
+double std_long_double(const Tensor& t) {
+  const int64_t n = t.numel();
+  long double sum = 0, sq = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<long double>(t.value_as_double(i));
+  const long double mean = sum / static_cast<long double>(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const long double dv = static_cast<long double>(t.value_as_double(i)) - mean;
+    sq += dv * dv;
+  }
+  return static_cast<double>(std::sqrt(sq / static_cast<long double>(n)));
+}
+
+// Exact everywhere, except that the code histogram's std is the exact variance rounded once,
+// where the per-element form rounds every term in double (25 ulps off at 1e5 elements): that
+// one is checked against long double instead, and against the per-element form loosely.
+void expect_same_stats(const TensorStats& got, const TensorStats& want, bool std_exact, const std::string& what) {
+  SCOPED_TRACE(what);
+  EXPECT_EQ(got.count, want.count);
+  EXPECT_EQ(bits(got.avg), bits(want.avg));
+  EXPECT_EQ(bits(got.min), bits(want.min));
+  EXPECT_EQ(bits(got.max), bits(want.max));
+  EXPECT_EQ(got.argmax, want.argmax);
+  if (std_exact) {
+    EXPECT_EQ(bits(got.std), bits(want.std));
+  } else {
+    EXPECT_NEAR(got.std, want.std, 1e-12 * want.std);
+  }
+  EXPECT_EQ(got.nan_count, want.nan_count);
+  EXPECT_EQ(got.inf_count, want.inf_count);
+}
+
+TEST(TensorStatsTyped, ByteCodesMatchPerElement) {
+  std::mt19937 rng(99);
+  for (const int64_t n : {1, 2, 3, 4, 5, 7, 64, 1001, 100003}) {
+    for (const int spread : {0, 1, 5, 255}) {
+      std::uniform_int_distribution<int> code(0, spread);
+      std::vector<uint8_t> u(static_cast<size_t>(n));
+      std::vector<int8_t> s(static_cast<size_t>(n));
+      const int base = std::uniform_int_distribution<int>(0, 255 - spread)(rng);
+      for (int64_t i = 0; i < n; ++i) {
+        const int v = base + code(rng);
+        u[static_cast<size_t>(i)] = static_cast<uint8_t>(v);
+        s[static_cast<size_t>(i)] = static_cast<int8_t>(v - 128);
+      }
+      const std::string what = "n " + std::to_string(n) + " spread " + std::to_string(spread);
+      const Tensor tu = Tensor::from_vector<uint8_t>({n}, u), ts = Tensor::from_vector<int8_t>({n}, s);
+      expect_same_stats(compute_stats(tu), stats_per_element(tu), false, what + " u8");
+      expect_same_stats(compute_stats(ts), stats_per_element(ts), false, what + " s8");
+      EXPECT_DOUBLE_EQ(compute_stats(tu).std, std_long_double(tu)) << what;
+      EXPECT_DOUBLE_EQ(compute_stats(ts).std, std_long_double(ts)) << what;
+    }
+  }
+  // Both ends of each type, the maximum first, last and repeated.
+  const Tensor u = Tensor::from_vector<uint8_t>({6}, {3, 255, 0, 255, 0, 7});
+  const TensorStats su = compute_stats(u);
+  EXPECT_EQ(su.min, 0.0);
+  EXPECT_EQ(su.max, 255.0);
+  EXPECT_EQ(su.argmax, 1);
+  const Tensor s8 = Tensor::from_vector<int8_t>({5}, {-128, -5, -128, -5, -100});
+  const TensorStats ss = compute_stats(s8);
+  EXPECT_EQ(ss.min, -128.0);
+  EXPECT_EQ(ss.max, -5.0);
+  EXPECT_EQ(ss.argmax, 1);
+  EXPECT_DOUBLE_EQ(ss.avg, -366.0 / 5);
+  const TensorStats same = compute_stats(Tensor::from_vector<int8_t>({4}, {-7, -7, -7, -7}));
+  EXPECT_EQ(same.std, 0.0);
+  EXPECT_EQ(same.argmax, 0);
+}
+
+TEST(TensorStatsTyped, OtherTypesMatchPerElementExactly) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g(0.0f, 3.0f);
+  std::vector<float> f(5000);
+  for (float& v : f) v = g(rng);
+  expect_same_stats(compute_stats(f32_1d(f)), stats_per_element(f32_1d(f)), true, "f32");
+  f[10] = kNaNF;
+  f[20] = kInfF;
+  f[30] = -kInfF;
+  f[40] = kNaNF;
+  expect_same_stats(compute_stats(f32_1d(f)), stats_per_element(f32_1d(f)), true, "f32 nonfinite");
+  for (const std::vector<float>& odd : {std::vector<float>{kNaNF, kNaNF}, std::vector<float>{kNaNF, -kInfF, kInfF, kNaNF},
+                                        std::vector<float>{-0.0f, 0.0f, -0.0f}, std::vector<float>{kNaNF, 2.0f, 2.0f}}) {
+    expect_same_stats(compute_stats(f32_1d(odd)), stats_per_element(f32_1d(odd)), true, "f32 odd");
+  }
+  const Tensor s32 = Tensor::from_vector<int32_t>({5}, {INT32_MIN, 0, INT32_MAX, 7, INT32_MAX});
+  expect_same_stats(compute_stats(s32), stats_per_element(s32), true, "s32");
+  const Tensor s64 = Tensor::from_vector<int64_t>({3}, {-(int64_t{1} << 60), 3, int64_t{1} << 40});
+  expect_same_stats(compute_stats(s64), stats_per_element(s64), true, "s64");
+  const Tensor b = Tensor::from_vector<bool>({4}, {false, true, true, false});
+  expect_same_stats(compute_stats(b), stats_per_element(b), true, "bool");
+  expect_same_stats(compute_stats(Tensor::zeros(DType::u8, {0})), stats_per_element(Tensor::zeros(DType::u8, {0})), true, "empty");
 }
 
 }  // namespace
