@@ -14,28 +14,19 @@
 #include <optional>
 
 #include "core/passes.h"
+#include "core/qdq_params.h"
 #include "core/quant_math.h"
 
 namespace qdrift {
 
 namespace {
 
-// The constant value of `v`: an initializer or the `value` of a Constant node.
-const Tensor* constant_of(const Graph& g, ValueId v) {
-  if (v == kNoValue) return nullptr;
-  const Value& val = g.value(v);
-  if (val.initializer) return &*val.initializer;
-  const Node* p = g.producer(v);
-  if (p && p->kind == OpKind::Constant) return p->attr_tensor("value");
-  return nullptr;
-}
-
 // DequantizeLinear evaluated on constant inputs, or nullopt when the inputs are not all
 // constant or not well formed (the node is then left for the executor to report).
 std::optional<Tensor> fold_dequantize(const Graph& g, const Node& n) {
-  const Tensor* x = constant_of(g, n.input(0));
-  const Tensor* scale = constant_of(g, n.input(1));
-  const Tensor* zp = n.input(2) == kNoValue ? nullptr : constant_of(g, n.input(2));
+  const Tensor* x = constant_tensor(g, n.input(0));
+  const Tensor* scale = constant_tensor(g, n.input(1));
+  const Tensor* zp = n.input(2) == kNoValue ? nullptr : constant_tensor(g, n.input(2));
   if (!x || !scale || (n.input(2) != kNoValue && !zp)) return std::nullopt;
   if (x->dtype != DType::s8 && x->dtype != DType::u8 && x->dtype != DType::s32) return std::nullopt;
   if (scale->dtype != DType::f32 || scale->rank() > 1 || scale->numel() < 1) return std::nullopt;

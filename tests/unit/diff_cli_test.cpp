@@ -16,6 +16,7 @@
 namespace qdrift {
 namespace {
 
+using testing_util::diff_report;
 using testing_util::Proc;
 using testing_util::run_qdrift;
 using testing_util::TempDir;
@@ -32,17 +33,6 @@ std::vector<Model> bundled_models() {
                            "residual_u8"})
     m.push_back({kSource + "/testdata/qdq/" + name + ".onnx", kSource + "/testdata/qdq/" + name + "_input.npy"});
   return m;
-}
-
-Report diff_report(const std::vector<std::string>& args, const TempDir& dir) {
-  std::vector<std::string> all = {"diff"};
-  all.insert(all.end(), args.begin(), args.end());
-  all.insert(all.end(), {"--json", dir.path("report.json")});
-  const Proc p = run_qdrift(all, dir);
-  EXPECT_EQ(p.exit_code, 0) << p.err;
-  auto r = read_report_json(dir.path("report.json"), Limits{});
-  EXPECT_TRUE(r) << r.status().message();
-  return r ? *r : Report{};
 }
 
 TEST(DiffCli, OracleWithinOneStepOfTheReferenceOnEveryBundledModel) {

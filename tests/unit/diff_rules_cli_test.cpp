@@ -21,8 +21,6 @@
 namespace qdrift {
 namespace {
 
-using testing_util::Proc;
-using testing_util::run_qdrift;
 using testing_util::TempDir;
 
 const std::string kDir = std::string(QDRIFT_SOURCE_DIR) + "/testdata/qdq/";
@@ -59,15 +57,11 @@ std::vector<std::string> quantized_tensors() {
   return names;
 }
 
-Report diff_report(const std::vector<std::string>& args, const TempDir& dir) {
-  std::vector<std::string> all = {"diff", kModel, "--input", kInput, "--other", kTwin};
+// `qdrift diff` of the QDQ model against its twin, with ARGS added.
+Report diff_against_twin(const std::vector<std::string>& args, const TempDir& dir) {
+  std::vector<std::string> all = {kModel, "--input", kInput, "--other", kTwin};
   all.insert(all.end(), args.begin(), args.end());
-  all.insert(all.end(), {"--json", dir.path("report.json")});
-  const Proc p = run_qdrift(all, dir);
-  EXPECT_EQ(p.exit_code, 0) << p.err;
-  auto r = read_report_json(dir.path("report.json"), Limits{});
-  EXPECT_TRUE(r) << r.status().message();
-  return r ? *r : Report{};
+  return testing_util::diff_report(all, dir);
 }
 
 const PairRecord* pair_of(const Report& r, const std::string& ref) {
@@ -85,7 +79,7 @@ TEST(DiffRulesCli, TheRulesFileCoversEveryQuantizedTensorOfTheQdqModel) {
 
 TEST(DiffRulesCli, RulesPairTheQdqModelWithItsInt8TwinWithinOneStep) {
   TempDir dir("diff_rules_cli");
-  const Report r = diff_report({"--against", "oracle", "--rules", kRules}, dir);
+  const Report r = diff_against_twin({"--against", "oracle", "--rules", kRules}, dir);
   EXPECT_EQ(r.other_executor, "oracle");
   EXPECT_EQ(r.first_divergence, -1);
   EXPECT_EQ(r.pairs.size(), kExpected.size());
@@ -118,7 +112,7 @@ TEST(DiffRulesCli, RulesPairTheQdqModelWithItsInt8TwinWithinOneStep) {
 
 TEST(DiffRulesCli, WithoutRulesTheDifferentlyNamedTensorsAreListedUnmatched) {
   TempDir dir("diff_rules_cli");
-  const Report r = diff_report({"--against", "oracle"}, dir);
+  const Report r = diff_against_twin({"--against", "oracle"}, dir);
   EXPECT_EQ(std::count_if(r.pairs.begin(), r.pairs.end(), [](const PairRecord& p) { return p.method == MatchMethod::rule; }),
             0);
   std::set<std::string> unmatched_ref, unmatched_other;
@@ -137,7 +131,7 @@ TEST(DiffRulesCli, WithoutRulesTheDifferentlyNamedTensorsAreListedUnmatched) {
 // the grids of the QOperator nodes that made them, the same grids as the QDQ model's.
 TEST(DiffRulesCli, RulesPairTheTwinRunAsWritten) {
   TempDir dir("diff_rules_cli");
-  const Report r = diff_report({"--against", "ref", "--rules", kRules}, dir);
+  const Report r = diff_against_twin({"--against", "ref", "--rules", kRules}, dir);
   ASSERT_EQ(r.pairs.size(), kExpected.size());
   EXPECT_EQ(r.first_divergence, -1);
   for (const PairRecord& p : r.pairs) {
@@ -154,7 +148,7 @@ TEST(DiffRulesCli, RulesAlsoPairTheTwinLoweredForOnednn) {
   // oneDNN without VNNI (AVX2) saturates u8*s8 pairs in 16 bits: its steps there are kernel
   // drift (the oracle test above is the exact one), so only running and pairing are checked.
   TempDir dir("diff_rules_cli");
-  const Report r = diff_report({"--against", "int8", "--rules", kRules}, dir);
+  const Report r = diff_against_twin({"--against", "int8", "--rules", kRules}, dir);
   EXPECT_EQ(r.other_executor, "int8");
   ASSERT_EQ(r.pairs.size(), kExpected.size());
   for (const Expected& e : kExpected) {

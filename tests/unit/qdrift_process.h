@@ -4,6 +4,7 @@
 //   TempDir dir("diff_cli");
 //   Proc p = run_qdrift({"diff", model, "--input", x, "--json", dir.path("r.json")}, dir);
 //   EXPECT_EQ(p.exit_code, 0) << p.err;
+//   Report r = diff_report({model, "--input", x, "--against", "oracle"}, dir);   // read back
 #pragma once
 
 #include <fcntl.h>
@@ -20,6 +21,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "diff/report_json.h"
 
 extern char** environ;
 
@@ -92,6 +95,18 @@ inline Proc run_qdrift(const std::vector<std::string>& args, const TempDir& dir)
   p.out = slurp(out);
   p.err = slurp(err);
   return p;
+}
+
+// `qdrift diff ARGS --json DIR/report.json`, expecting exit 0; the report read back.
+inline Report diff_report(const std::vector<std::string>& args, const TempDir& dir) {
+  std::vector<std::string> all = {"diff"};
+  all.insert(all.end(), args.begin(), args.end());
+  all.insert(all.end(), {"--json", dir.path("report.json")});
+  const Proc p = run_qdrift(all, dir);
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  auto r = read_report_json(dir.path("report.json"), Limits{});
+  EXPECT_TRUE(r) << r.status().message();
+  return r ? *r : Report{};
 }
 
 }  // namespace qdrift::testing_util
