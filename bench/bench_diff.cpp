@@ -58,6 +58,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "bench/bench_util.h"
 #include "bench/mobilenet_v2_qdq.h"
 #include "core/executor.h"
 #include "core/int8_policy.h"
@@ -77,21 +78,11 @@ namespace {
 
 using namespace qdrift;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::ms_between;
+using bench::process_cpu_ms;
 
 constexpr const char* kModelFile = "mobilenet_v2_qdq.onnx";
-
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-// CPU time of the whole process (user + sys, every thread), in ms: at --threads 1 the time
-// without the waits for a core, which stays stable on a shared machine.
-double process_cpu_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
 
 struct Options {
   int reps = 10;

@@ -43,6 +43,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bench/bench_util.h"
 #include "bench/mobilenet_v2_qdq.h"
 #include "core/executor.h"
 #include "core/int8_policy.h"
@@ -62,19 +63,9 @@ namespace {
 
 using namespace qdrift;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-// CPU time of the whole process (user + sys, every thread), in ms. On a machine shared with
-// other work, a single-threaded run's CPU time is its latency without the waits for a core.
-double process_cpu_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
+using bench::Clock;
+using bench::ms_between;
+using bench::process_cpu_ms;
 
 struct Options {
   int runs = 20;       // int8 and ORT, per round

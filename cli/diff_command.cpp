@@ -79,14 +79,15 @@ CLI::App* add_diff_command(CLI::App& app, DiffOptions& o) {
 
 namespace {
 
-Result<ModelRecord> model_record(const std::string& path, const Graph& g, const Limits& limits) {
-  QD_ASSIGN_OR_RETURN(std::string bytes, read_file_bytes(path, limits.max_file_bytes));
-  ModelRecord m;
-  m.path = path;
-  m.xxh64 = fmt::format("{:016x}", XXH64(bytes.data(), bytes.size(), 0));
-  m.opset = g.opset;
-  m.nodes = static_cast<int64_t>(g.nodes.size());
-  return m;
+// Reads the model file once: its bytes are both hashed for the report and parsed.
+Result<Graph> load_model(const std::string& path, const LoadOptions& options, ModelRecord* record) {
+  QD_ASSIGN_OR_RETURN(std::string bytes, read_file_bytes(path, options.limits.max_file_bytes));
+  QD_ASSIGN_OR_RETURN(Graph g, load_onnx_bytes(bytes, path, options));
+  record->path = path;
+  record->xxh64 = fmt::format("{:016x}", XXH64(bytes.data(), bytes.size(), 0));
+  record->opset = g.opset;
+  record->nodes = static_cast<int64_t>(g.nodes.size());
+  return g;
 }
 
 std::string reference_label(const FakeQuantOptions& f) {
@@ -158,17 +159,15 @@ Status diff_command(const DiffOptions& o) {
     rules = std::move(r);
   }
 
-  QD_ASSIGN_OR_RETURN(Graph model, load_onnx(o.model, load_options));
-  QD_ASSIGN_OR_RETURN(report.ref_model, model_record(o.model, model, limits));
+  QD_ASSIGN_OR_RETURN(Graph model, load_model(o.model, load_options, &report.ref_model));
   Graph second;
   const Graph* other_source = &model;
+  report.other_model = report.ref_model;
   if (!o.other_model.empty()) {
-    QD_ASSIGN_OR_RETURN(second, load_onnx(o.other_model, load_options));
+    QD_ASSIGN_OR_RETURN(second, load_model(o.other_model, load_options, &report.other_model));
     other_source = &second;
   }
   QD_ASSIGN_OR_RETURN(Side other, make_other(*other_source, o, report));
-  QD_ASSIGN_OR_RETURN(report.other_model, model_record(o.other_model.empty() ? o.model : o.other_model,
-                                                       *other_source, limits));
   report.other_model.nodes = static_cast<int64_t>(other.graph.nodes.size());
   report.ref_executor = reference_label(o.fake_quant);
   report.other_executor = other.executor;

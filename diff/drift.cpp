@@ -171,9 +171,9 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
   std::vector<std::optional<Kept>> kept(ga.values.size());
 
   const Clock::time_point t_ref = Clock::now();
-  auto ref_run = ref.run(ref_inputs, [&](const Node& node, size_t, const Value& value, const Tensor& t) {
+  auto ref_run = ref.run(ref_inputs, [&](const Node& node, size_t index, const Value&, const Tensor& t) {
     const Clock::time_point t0 = Clock::now();
-    const ValueId v = ga.find_value(value.name);
+    const ValueId v = node.outputs[index];
     if (pairs_of_ref[static_cast<size_t>(v)].empty()) return;
     Kept k;
     k.grid = tensor_grid(ga, v, &t);
@@ -191,8 +191,8 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
   std::vector<std::optional<Tensor>> check(gb.values.size());
   if (options.kernel_check) {
     QD_ASSERT(&options.kernel_check->graph() == &gb);  // the same graph, another kernel table
-    auto check_run = options.kernel_check->run(other_inputs, [&](const Node&, size_t, const Value& value, const Tensor& t) {
-      const ValueId o = gb.find_value(value.name);
+    auto check_run = options.kernel_check->run(other_inputs, [&](const Node& node, size_t index, const Value&, const Tensor& t) {
+      const ValueId o = node.outputs[index];
       if (!pairs_of_other[static_cast<size_t>(o)].empty()) check[static_cast<size_t>(o)] = t;
     });
     if (!check_run) return check_run.status();
@@ -202,9 +202,9 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
   std::vector<PairRecord> records(mapping.pairs.size());
   std::vector<bool> measured(mapping.pairs.size(), false);
   int64_t top1_agree = 0, top1_rows_total = 0;
-  auto other_run = other.run(other_inputs, [&](const Node& node, size_t, const Value& value, const Tensor& t) {
+  auto other_run = other.run(other_inputs, [&](const Node& node, size_t index, const Value&, const Tensor& t) {
     const Clock::time_point t0 = Clock::now();
-    const ValueId o = gb.find_value(value.name);
+    const ValueId o = node.outputs[index];
     const std::vector<size_t>& mine = pairs_of_other[static_cast<size_t>(o)];
     if (mine.empty()) return;
     const std::optional<QuantParams> grid = tensor_grid(gb, o, &t);
