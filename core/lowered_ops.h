@@ -29,10 +29,13 @@
 //               kernel_shape, strides, pads, dilations, group; plus the LoweredParams ones.
 //   QMatMul     (x: u8/s8 [..., M, K], w: s8 [K, N], [bias], [sum]) -> y [..., M, N]
 //   QAdd        (a: u8/s8, b: u8/s8, same shape) -> y: u8/s8, per-tensor parameters, ONNX's
-//               DequantizeLinear -> Add -> QuantizeLinear in the reference's own float order:
+//               DequantizeLinear -> Add -> [Relu|Clip] -> QuantizeLinear in the reference's own
+//               float order (attributes act_min, act_max: the fused activation's bounds in real
+//               units, absent = -inf / +inf; Relu is act_min = 0):
 //                 fa = (f32(a) - f32(zp_a)) * s_a
 //                 fb = (f32(b) - f32(zp_b)) * s_b
-//                 y  = saturate(round_half_even((fa + fb) / s_y) + zp_y)     divides; zp after rounding
+//                 v  = fa + fb;  v = v > act_min ? v : act_min;  v = v < act_max ? v : act_max
+//                 y  = saturate(round_half_even(v / s_y) + zp_y)             divides; zp after rounding
 //               so it equals the QDQ reference bit for bit (ORT's QLinearAdd multiplies by
 //               s_a/s_y and s_b/s_y instead; oneDNN 2.6's binary takes no zero points).
 // Scales s_x/s_y and 1/s_y are computed once in f32 by whoever builds the op's parameters.

@@ -50,6 +50,13 @@ struct PassthroughPlan {
   NodeId q = kNoNode;
 };
 
+// An Add of two int8 activations, with its fused Relu/Clip, lowered to one QAdd.
+struct AddPlan {
+  NodeId add = kNoNode;
+  NodeId act = kNoNode;  // fused Relu or Clip (kNoNode: none)
+  NodeId q = kNoNode;    // the closing QuantizeLinear
+};
+
 struct QuantizedWeights {
   Tensor codes;   // s8/u8, the layout of the source weights
   QuantParams q;  // per-tensor or per output channel (axis as in the source)
@@ -165,7 +172,7 @@ class Lowering {
 
   // ---- int8_passthrough.cpp / int8_add.cpp ---------------------------------------------------
   Status emit_passthrough(const PassthroughPlan& plan);
-  Status emit_add(const PassthroughPlan& plan);
+  Status emit_add(const AddPlan& plan);
 
   const Graph& src_;
   const Int8Policy& policy_;

@@ -5,7 +5,7 @@
 //   Quantize    y = store(x * (1/s_y) + zp_y)
 //   Dequantize  y = (f32(x) - f32(zp_x)) * s_x
 //   Requantize  y = store((f32(x) - f32(zp_x)) * (s_x/s_y) + zp_y)
-//   QAdd        y = saturate(round_half_even(((f32(a) - f32(zp_a)) * s_a + (f32(b) - f32(zp_b)) * s_b) / s_y) + zp_y)
+//   QAdd        y = saturate(round_half_even(act((f32(a) - f32(zp_a)) * s_a + (f32(b) - f32(zp_b)) * s_b) / s_y) + zp_y)
 #include "kernels/int/int_kernels.h"
 
 #include <cmath>
@@ -202,7 +202,10 @@ class QAddKernel final : public Kernel {
           for (int64_t i = 0; i < a.numel(); ++i) {
             const float fa = (static_cast<float>(pa[i]) - static_cast<float>(p_.zp_a)) * p_.scale_a;
             const float fb = (static_cast<float>(pb[i]) - static_cast<float>(p_.zp_b)) * p_.scale_b;
-            const float r = std::nearbyint((fa + fb) / p_.scale_y) + static_cast<float>(p_.zp_y);
+            float v = fa + fb;
+            v = v > p_.act_min ? v : p_.act_min;
+            v = v < p_.act_max ? v : p_.act_max;
+            const float r = std::nearbyint(v / p_.scale_y) + static_cast<float>(p_.zp_y);
             py[i] = static_cast<Y>(saturate_rounded(r, grid));
           }
         });
@@ -266,6 +269,8 @@ Result<QAddParams> qadd_params(const Graph& g, const Node& n) {
   QD_RETURN_IF_ERROR(read(n.inputs[0], p.a, p.scale_a, p.zp_a));
   QD_RETURN_IF_ERROR(read(n.inputs[1], p.b, p.scale_b, p.zp_b));
   QD_RETURN_IF_ERROR(read(n.outputs[0], p.y, p.scale_y, p.zp_y));
+  p.act_min = n.attr_float("act_min", p.act_min);
+  p.act_max = n.attr_float("act_max", p.act_max);
   return p;
 }
 

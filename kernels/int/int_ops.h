@@ -2,6 +2,7 @@
 // and the oneDNN table (which runs a node on the oracle when oneDNN cannot take it).
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -29,6 +30,8 @@ struct QAddParams {
   DType a = DType::undefined, b = DType::undefined, y = DType::undefined;
   float scale_a = 1.f, scale_b = 1.f, scale_y = 1.f;
   int32_t zp_a = 0, zp_b = 0, zp_y = 0;
+  float act_min = -std::numeric_limits<float>::infinity();  // fused activation, real units
+  float act_max = std::numeric_limits<float>::infinity();
 };
 Result<QAddParams> qadd_params(const Graph& g, const Node& n);
 // The run-time inputs match the parameters: the declared dtypes and one shape.

@@ -203,6 +203,45 @@ TEST(Lowering, ResidualAddBecomesSumPostOp) {
   EXPECT_EQ(fadd->kind, OpKind::Add);
 }
 
+// torchvision's residual (Add, then Relu, then QuantizeLinear) and an Add -> Clip -> Q of two
+// quantized tensors: each one QAdd with the activation's real-valued bounds, no float op left.
+TEST(Lowering, AddWithReluOrClipBecomesOneQAddWithTheActivationFused) {
+  Graph g = load("int8_ops_u8");
+  LoweredGraph l = lower_with(g, "onnx");
+  const Node* relu_add = find_node(l.graph, "add7");
+  ASSERT_TRUE(relu_add);
+  EXPECT_EQ(relu_add->kind, OpKind::QAdd);
+  EXPECT_EQ(relu_add->attr_float("act_min", -1.f), 0.f);
+  EXPECT_EQ(relu_add->attrs.count("act_max"), 0u);
+  const Node* clip_add = find_node(l.graph, "add10");
+  ASSERT_TRUE(clip_add);
+  EXPECT_EQ(clip_add->kind, OpKind::QAdd);
+  EXPECT_EQ(clip_add->attr_float("act_min", 0.f), -0.5f);
+  EXPECT_EQ(clip_add->attr_float("act_max", 0.f), 1.5f);
+  for (const Node* n : {relu_add, clip_add}) {
+    const Value& y = l.graph.value(n->outputs[0]);
+    EXPECT_EQ(y.provenance.rewrite, "int8_add");
+    // It stands for the QuantizeLinear after the activation, with that Q's parameters.
+    const Node* q = g.producer(g.find_value(y.provenance.source));
+    ASSERT_TRUE(q);
+    EXPECT_EQ(q->kind, OpKind::QuantizeLinear);
+    const Node* act = g.producer(q->inputs[0]);
+    ASSERT_TRUE(act);
+    EXPECT_TRUE(act->kind == OpKind::Relu || act->kind == OpKind::Clip) << act->name;
+    EXPECT_EQ(y.quant->scale, source_q_params(g, y.provenance.source).scale);
+  }
+  for (const Node& n : l.graph.nodes) {
+    EXPECT_NE(n.kind, OpKind::Add) << n.name;
+    EXPECT_NE(n.kind, OpKind::Relu) << n.name;
+    EXPECT_NE(n.kind, OpKind::Clip) << n.name;
+  }
+  // Where the policy keeps Add in f32, the Relu stays with it.
+  LoweredGraph f = lower_with(g, "onnx", {"fp32_ops=Add"});
+  const Node* fadd = find_node(f.graph, "add7");
+  ASSERT_TRUE(fadd);
+  EXPECT_EQ(fadd->kind, OpKind::Add);
+}
+
 TEST(Lowering, PaddleOnednnKeepsResidualAddsAsSumPostOpOrFloat) {
   // paddle-onednn keeps Add in f32 (fp32_ops), as Paddle's int8 pass does; the residual fed
   // by a conv's float output is still fused as the conv's sum post-op.
