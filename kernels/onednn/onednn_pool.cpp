@@ -1,0 +1,119 @@
+// onednn_pool.cpp: MaxPool in the oneDNN table. On int8 codes (the lowering's
+// int8_passthrough) it runs oneDNN's pooling_max primitive on channels-last tensors, so a
+// max pool between two int8 convolutions costs no layout reorder: the max of codes is exact,
+// padding never wins (oneDNN pads with the type's lowest value, ONNX ignores the padding),
+// so it equals the reference MaxPool on the codes bit for bit. Every other MaxPool (f32,
+// dilations, ceil_mode, auto_pad, the Indices output, not 2-D) runs on the reference kernel,
+// as the table's other float ops do.
+#include <mutex>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "kernels/onednn/onednn_common.h"
+#include "kernels/ref/ref_kernels.h"
+
+namespace qdrift::onednn {
+
+namespace {
+
+struct PoolGeometry {
+  std::vector<int64_t> kernel, strides, pad_begin, pad_end;
+};
+
+// The 2-D MaxPool attributes oneDNN's pooling_max takes, or nullopt.
+std::optional<PoolGeometry> simple_max_pool(const Node& n) {
+  PoolGeometry p;
+  p.kernel = n.attr_ints("kernel_shape");
+  if (p.kernel.size() != 2) return std::nullopt;
+  p.strides = n.attr_ints("strides", {1, 1});
+  const std::vector<int64_t> pads = n.attr_ints("pads", {0, 0, 0, 0});
+  const std::vector<int64_t> dilations = n.attr_ints("dilations", {1, 1});
+  const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
+  if (p.strides.size() != 2 || pads.size() != 4 || dilations != std::vector<int64_t>{1, 1} ||
+      (auto_pad != "NOTSET" && auto_pad != "VALID") || n.attr_int("ceil_mode", 0) != 0 ||
+      n.attr_int("storage_order", 0) != 0)
+    return std::nullopt;
+  for (int64_t v : p.kernel)
+    if (v < 1) return std::nullopt;
+  for (int64_t v : p.strides)
+    if (v < 1) return std::nullopt;
+  p.pad_begin = {pads[0], pads[1]};
+  p.pad_end = {pads[2], pads[3]};
+  for (size_t i = 0; i < 2; ++i)
+    if (p.pad_begin[i] < 0 || p.pad_end[i] < 0 || p.pad_begin[i] >= p.kernel[i] || p.pad_end[i] >= p.kernel[i])
+      return std::nullopt;
+  return p;
+}
+
+class MaxPoolKernel final : public Kernel {
+ public:
+  MaxPoolKernel(DType dtype, PoolGeometry geometry) : dtype_(dtype), geo_(std::move(geometry)) {}
+
+  bool reads_channels_last(size_t input) const override { return input == 0; }
+
+  Status run(KernelContext& ctx) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const Tensor* x = ctx.input(0);
+    if (x->dtype != dtype_ || x->rank() != 4)
+      return internal_error("input is {} {}, expected {} of rank 4", dtype_name(x->dtype), shape_str(x->shape),
+                            dtype_name(dtype_));
+    Shape y_shape = x->shape;
+    for (size_t i = 0; i < 2; ++i) {
+      const int64_t span = x->shape[i + 2] + geo_.pad_begin[i] + geo_.pad_end[i] - geo_.kernel[i];
+      if (span < 0) return invalid_input("MaxPool kernel {} larger than the padded input {}", geo_.kernel[i], x->shape[i + 2]);
+      y_shape[i + 2] = span / geo_.strides[i] + 1;
+    }
+    Tensor converted;
+    if (x->layout == Layout::row_major && !layouts_share_bytes(x->shape)) {
+      converted = to_channels_last(*x);  // only when the producer left it row-major
+      x = &converted;
+    }
+    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, dtype_, y_shape));
+    y->layout = layouts_share_bytes(y_shape) ? Layout::row_major : Layout::channels_last;
+    y->quant = ctx.graph.value(ctx.node.outputs[0]).quant;
+    if (y->numel() == 0) return Status::ok();
+    try {
+      if (!prim_ || x_shape_ != x->shape) {
+        const dnnl::memory::desc src_md(to_dims(x->shape), to_dnnl(dtype_), dnnl::memory::format_tag::nhwc);
+        const dnnl::memory::desc dst_md(to_dims(y_shape), to_dnnl(dtype_), dnnl::memory::format_tag::nhwc);
+        const dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, src_md,
+                                            dst_md, geo_.strides, geo_.kernel, geo_.pad_begin, geo_.pad_end);
+        const dnnl::pooling_forward::primitive_desc pd(d, runtime().engine);
+        src_ = unbound_memory(src_md);
+        dst_ = unbound_memory(dst_md);
+        prim_ = BoundPrimitive(dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, &src_}, {DNNL_ARG_DST, &dst_}});
+        x_shape_ = x->shape;
+      }
+      src_.set_data_handle(const_cast<std::byte*>(x->bytes.data()));  // oneDNN only reads it
+      dst_.set_data_handle(y->bytes.data());
+      prim_.execute(runtime().stream);
+      runtime().stream.wait();
+    } catch (const dnnl::error& e) {
+      return dnnl_status(e, "MaxPool");
+    }
+    return Status::ok();
+  }
+
+ private:
+  DType dtype_;
+  PoolGeometry geo_;
+  std::mutex mutex_;  // run() rebinds the memories' handles
+  Shape x_shape_;     // input shape prim_ was built for
+  dnnl::memory src_, dst_;
+  BoundPrimitive prim_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Kernel>> create_max_pool(const Graph& g, const Node& n, const ExecOptions& options) {
+  const DType t = g.value(n.inputs[0]).dtype;
+  const bool indices = n.outputs.size() > 1 && n.outputs[1] != kNoValue;
+  if ((t == DType::u8 || t == DType::s8) && !indices) {
+    if (auto geometry = simple_max_pool(n)) return std::unique_ptr<Kernel>(new MaxPoolKernel(t, std::move(*geometry)));
+    note(g, n, options, "int8 MaxPool with attributes oneDNN's pooling does not take: runs on the reference kernel");
+  }
+  return ref_kernel_table().factories[static_cast<size_t>(OpKind::MaxPool)](g, n, options);
+}
+
+}  // namespace qdrift::onednn
