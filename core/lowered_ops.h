@@ -38,6 +38,13 @@
 //                 y  = saturate(round_half_even(v / s_y) + zp_y)             divides; zp after rounding
 //               so it equals the QDQ reference bit for bit (ORT's QLinearAdd multiplies by
 //               s_a/s_y and s_b/s_y instead; oneDNN 2.6's binary takes no zero points).
+//   QGlobalAveragePool (x: u8/s8 [N, C, spatial...]) -> y: u8/s8 [N, C, 1...], per-tensor
+//               parameters, ONNX's DequantizeLinear -> GlobalAveragePool -> QuantizeLinear with the
+//               sum of the dequantized codes done exactly (the reference sums them in double):
+//                 S = sum(x - zp_x)                                   exact integer, per (n, c)
+//                 v = f32(f64(S) * f64(s_x) / f64(count))             count = spatial elements
+//                 y = saturate(round_half_even(v / s_y) + zp_y)       divides; zp after rounding
+//               It differs from the reference only where its f32 mean is an ulp away (ties).
 // Scales s_x/s_y and 1/s_y are computed once in f32 by whoever builds the op's parameters.
 //
 // The zero point is added in f32 before rounding (oneDNN's reorder and conv epilogue), not

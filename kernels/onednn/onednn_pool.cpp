@@ -1,15 +1,26 @@
-// onednn_pool.cpp: MaxPool in the oneDNN table. On int8 codes (the lowering's
+// onednn_pool.cpp: MaxPool and QGlobalAveragePool in the oneDNN table.
+//
+// QGlobalAveragePool reads the channels-last codes as the convolutions leave them (no layout
+// reorder) and sums each channel exactly in int32, channels innermost so the compiler
+// vectorises it, then calls the oracle's own intk::qpool_code per channel: the formula of
+// core/lowered_ops.h, bit-identical to the oracle. Not oneDNN's pooling_avg: it rounds the
+// average to the input's grid (no output scale or zero points in 2.6's pooling attributes),
+// and its reduction primitive has no zero points either.
+//
+// MaxPool: On int8 codes (the lowering's
 // int8_passthrough) it runs oneDNN's pooling_max primitive on channels-last tensors, so a
 // max pool between two int8 convolutions costs no layout reorder: the max of codes is exact,
 // padding never wins (oneDNN pads with the type's lowest value, ONNX ignores the padding),
 // so it equals the reference MaxPool on the codes bit for bit. Every other MaxPool (f32,
 // dilations, ceil_mode, auto_pad, the Indices output, not 2-D) runs on the reference kernel,
 // as the table's other float ops do.
+#include <algorithm>
 #include <mutex>
 #include <optional>
 
 #include <fmt/format.h>
 
+#include "kernels/int/int_ops.h"
 #include "kernels/onednn/onednn_common.h"
 #include "kernels/ref/ref_kernels.h"
 
@@ -104,7 +115,67 @@ class MaxPoolKernel final : public Kernel {
   BoundPrimitive prim_;
 };
 
+class QGlobalAveragePoolKernel final : public Kernel {
+ public:
+  explicit QGlobalAveragePoolKernel(const intk::QPoolParams& p) : p_(p) {}
+
+  bool reads_channels_last(size_t input) const override { return input == 0; }
+
+  Status run(KernelContext& ctx) override {
+    std::lock_guard<std::mutex> lock(mutex_);  // sums_ is the kernel's scratch
+    const Tensor& x = *ctx.input(0);
+    if (x.dtype != p_.x || x.rank() < 3)
+      return internal_error("QGlobalAveragePool input is {} {}, expected {} of rank >= 3", dtype_name(x.dtype),
+                            shape_str(x.shape), dtype_name(p_.x));
+    Shape y_shape = x.shape;
+    int64_t count = 1;
+    for (size_t i = 2; i < y_shape.size(); ++i) {
+      count *= y_shape[i];
+      y_shape[i] = 1;
+    }
+    const int64_t batch = x.shape[0], channels = x.shape[1];
+    if (count > (int64_t{1} << 23)) return unsupported("QGlobalAveragePool over {} elements (int32 sums)", count);
+    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, p_.y, y_shape));
+    y->quant = ctx.graph.value(ctx.node.outputs[0]).quant;
+    const bool channels_last = x.layout == Layout::channels_last;
+    const QuantGrid grid = quant_grid(p_.y, QuantRange::full);
+    sums_.assign(static_cast<size_t>(channels), 0);  // sized once per channel count
+    intk::dispatch_int8(p_.x, [&](auto tx) {
+      intk::dispatch_int8(p_.y, [&](auto ty) {
+        using X = decltype(tx);
+        using Y = decltype(ty);
+        for (int64_t n = 0; n < batch; ++n) {
+          const X* px = x.data<X>() + n * channels * count;
+          int32_t* sums = sums_.data();
+          std::fill(sums, sums + channels, 0);
+          if (channels_last) {
+            for (int64_t i = 0; i < count; ++i)
+              for (int64_t c = 0; c < channels; ++c) sums[c] += px[i * channels + c];
+          } else {
+            for (int64_t c = 0; c < channels; ++c)
+              for (int64_t i = 0; i < count; ++i) sums[c] += px[c * count + i];
+          }
+          Y* py = y->data<Y>() + n * channels;
+          for (int64_t c = 0; c < channels; ++c)
+            py[c] = static_cast<Y>(intk::qpool_code(sums[c] - int64_t{p_.zp_x} * count, count, p_, grid));
+        }
+      });
+    });
+    return Status::ok();
+  }
+
+ private:
+  intk::QPoolParams p_;
+  std::mutex mutex_;
+  std::vector<int32_t> sums_;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<Kernel>> create_qglobal_average_pool(const Graph& g, const Node& n, const ExecOptions&) {
+  QD_ASSIGN_OR_RETURN(intk::QPoolParams p, intk::qpool_params(g, n));
+  return std::unique_ptr<Kernel>(new QGlobalAveragePoolKernel(p));
+}
 
 Result<std::unique_ptr<Kernel>> create_max_pool(const Graph& g, const Node& n, const ExecOptions& options) {
   const DType t = g.value(n.inputs[0]).dtype;

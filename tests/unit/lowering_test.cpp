@@ -242,6 +242,29 @@ TEST(Lowering, AddWithReluOrClipBecomesOneQAddWithTheActivationFused) {
   EXPECT_EQ(fadd->kind, OpKind::Add);
 }
 
+// DQ -> GlobalAveragePool -> Q becomes one QGlobalAveragePool on the codes (u8 and s8 models),
+// standing for the Q's output with its parameters; Paddle's presets keep it in f32.
+TEST(Lowering, GlobalAveragePoolBetweenDqAndQBecomesQGlobalAveragePool) {
+  for (const char* model : {"int8_ops_u8", "gemm_concat_s8"}) {
+    Graph g = load(model);
+    LoweredGraph l = lower_with(g, "onnx");
+    int pools = 0;
+    for (const Node& n : l.graph.nodes) {
+      EXPECT_NE(n.kind, OpKind::GlobalAveragePool) << model << " " << n.name;
+      if (n.kind != OpKind::QGlobalAveragePool) continue;
+      ++pools;
+      const Value& x = l.graph.value(n.inputs[0]);
+      const Value& y = l.graph.value(n.outputs[0]);
+      EXPECT_TRUE(x.dtype == DType::u8 || x.dtype == DType::s8) << model;
+      EXPECT_EQ(y.provenance.rewrite, "int8_pool");
+      EXPECT_EQ(*y.quant, source_q_params(g, y.provenance.source)) << model;
+    }
+    EXPECT_EQ(pools, 1) << model;
+    LoweredGraph p = lower_with(g, "paddle-onednn");
+    for (const Node& n : p.graph.nodes) EXPECT_NE(n.kind, OpKind::QGlobalAveragePool) << model;
+  }
+}
+
 TEST(Lowering, PaddleOnednnKeepsResidualAddsAsSumPostOpOrFloat) {
   // paddle-onednn keeps Add in f32 (fp32_ops), as Paddle's int8 pass does; the residual fed
   // by a conv's float output is still fused as the conv's sum post-op.
@@ -260,8 +283,8 @@ TEST(Lowering, ConcatRequantizesTheBranchOnAnotherGridAndGemmBecomesQMatMul) {
   Graph g = load("gemm_concat_s8");
   LoweredGraph l = lower_with(g, "onnx");
   EXPECT_EQ(op_sequence(l.graph),
-            (std::vector<std::string>{"Quantize", "QConv", "QConv", "Requantize", "Concat", "Dequantize",
-                                      "GlobalAveragePool", "Quantize", "Flatten", "QMatMul", "QMatMul", "Dequantize"}));
+            (std::vector<std::string>{"Quantize", "QConv", "QConv", "Requantize", "Concat", "QGlobalAveragePool",
+                                      "Flatten", "QMatMul", "QMatMul", "Dequantize"}));
   EXPECT_NE(l.graph.find_value("requantize/out/0"), kNoValue);
   // Gemm(transB=1) weights [11, 17] become [K, N] = [17, 11] with per-N scales.
   const Node* gemm = find_node(l.graph, "gemm12");
