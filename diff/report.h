@@ -94,6 +94,13 @@ struct PairRecord {
   int64_t kernel_differ = 0;       // elements where oneDNN != the oracle
   double kernel_max_abs = 0;       // largest |oneDNN - oracle| in real values
   double kernel_max_steps = -1;    // the same in steps of the other tensor's scale; -1 without one
+  // How sure the pairing is, in [0, 1]: 1 for provenance, name and rule; for structure and
+  // value, from the structural match and the agreement of the values (docs/mapping.md).
+  double confidence = 1;
+  // How the other tensor's elements are laid out relative to the reference's logical shape:
+  // "" the same order, "nhwc" channels last, "nchwc<B>" channel blocks of B (docs/mapping.md).
+  // The other side is measured after moving its elements into the reference's order.
+  std::string other_layout;
 };
 
 // A tensor of one side with no partner; listed, never dropped.

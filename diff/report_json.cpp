@@ -297,6 +297,12 @@ Status read_pair(const JsonField& f, PairRecord* p) {
   QD_ASSIGN_OR_RETURN(p->kernel_differ, read_count(f["kernel_differ"]));
   QD_ASSIGN_OR_RETURN(p->kernel_max_abs, f["kernel_max_abs"].number());
   QD_ASSIGN_OR_RETURN(p->kernel_max_steps, f["kernel_max_steps"].number());
+  // Optional: reports written before structure and value mapping lack them.
+  QD_ASSIGN_OR_RETURN(std::optional<double> confidence, f["confidence"].optional_number());
+  if (confidence && !(*confidence >= 0 && *confidence <= 1)) return f["confidence"].error("expected a number in [0, 1]");
+  p->confidence = confidence.value_or(1.0);
+  QD_ASSIGN_OR_RETURN(std::optional<std::string> layout, f["other_layout"].optional_string());
+  p->other_layout = layout.value_or("");
   return Status::ok();
 }
 
@@ -406,6 +412,8 @@ ordered_json report_to_json_value(const Report& r) {
     e["kernel_differ"] = p.kernel_differ;
     e["kernel_max_abs"] = json_number(p.kernel_max_abs);
     e["kernel_max_steps"] = json_number(p.kernel_max_steps);
+    e["confidence"] = json_number(p.confidence);
+    if (!p.other_layout.empty()) e["other_layout"] = p.other_layout;
     pairs.push_back(std::move(e));
   }
   j["pairs"] = std::move(pairs);
