@@ -21,8 +21,8 @@ namespace {
 // with codes, floats with floats) each weigh like a small gain in correlation; distance in
 // execution order a little against.
 constexpr double kStructureBonus = 0.05;
-constexpr double kKindBonus = 0.05;
-constexpr double kGridBonus = 0.05;   // both on the reference's grid (quantized values), or both off it
+constexpr double kKindBonus = 0.03;   // frameworks often dump quantized tensors dequantized: a weak hint
+constexpr double kGridBonus = 0.1;    // both on the reference's grid (quantized values), or both off it
 constexpr double kShapeBonus = 0.02;  // the very same shape (a reshape of it holds the same values too)
 constexpr double kOrderWeight = 0.1;
 constexpr double kDistinctMargin = 0.05;  // a runner-up this far behind leaves no doubt
@@ -94,6 +94,7 @@ struct Candidate {
   double cosine = -2;         // best over layouts
   LayoutMatch layout;
   double score = 0;
+  double evidence = 0;        // the score without the execution-order term (confidence uses it)
 };
 
 std::vector<int64_t> order_of(const Graph& g, const std::function<bool(ValueId)>& keep) {
@@ -252,12 +253,15 @@ Status map_by_structure_and_value(const Executor& ref, std::span<const Tensor> r
       }
     }
     if (!best) continue;
-    const double grid_agrees = r->grid && r->grid->scale.size() == 1 &&
-                               (on_grid(best->sketch, r->grid) > 0.99) == r->quantized_values;
+    // Integer codes are quantized values on their own grid (which may differ from the
+    // reference's, e.g. requantized for a Concat); float values are checked on the reference's.
+    const bool other_quantized = o->code || on_grid(best->sketch, r->grid) > 0.99;
+    const bool grid_agrees = r->grid && r->grid->scale.size() == 1 && other_quantized == r->quantized_values;
     const double distance = std::fabs(static_cast<double>(ref_order[static_cast<size_t>(c.ref)]) / ref_count -
                                       static_cast<double>(other_order[static_cast<size_t>(c.other)]) / other_count);
     c.score = c.cosine + (c.structural ? kStructureBonus * (1 + c.prior) : 0) + (r->code == o->code ? kKindBonus : 0) +
               (grid_agrees ? kGridBonus : 0) + (r->shape == o->shape ? kShapeBonus : 0) - kOrderWeight * distance;
+    c.evidence = c.score + kOrderWeight * distance;
   }
   const auto acceptable = [&](const Candidate& c) {
     return c.cosine >= (c.structural ? options.min_structure_cosine : options.min_value_cosine);
@@ -280,19 +284,21 @@ Status map_by_structure_and_value(const Executor& ref, std::span<const Tensor> r
       chosen.push_back(i);
     }
   }
-  for (size_t i : by_score) {  // the best alternative each chosen pair beat
+  // The best alternative each chosen pair beat, on the evidence of values and structure:
+  // where only the execution order decided, the confidence stays low.
+  for (size_t i : by_score) {
     const Candidate& c = candidates[i];
     if (chosen_of_ref[static_cast<size_t>(c.ref)] != static_cast<int64_t>(i))
-      runner_up_ref[static_cast<size_t>(c.ref)] = std::max(runner_up_ref[static_cast<size_t>(c.ref)], c.score);
+      runner_up_ref[static_cast<size_t>(c.ref)] = std::max(runner_up_ref[static_cast<size_t>(c.ref)], c.evidence);
     if (chosen_of_other[static_cast<size_t>(c.other)] != static_cast<int64_t>(i))
-      runner_up_other[static_cast<size_t>(c.other)] = std::max(runner_up_other[static_cast<size_t>(c.other)], c.score);
+      runner_up_other[static_cast<size_t>(c.other)] = std::max(runner_up_other[static_cast<size_t>(c.other)], c.evidence);
   }
 
   std::unordered_set<std::string> paired_ref_names, paired_other_names;
   for (size_t i : chosen) {
     const Candidate& c = candidates[i];
     const double runner_up = std::max(runner_up_ref[static_cast<size_t>(c.ref)], runner_up_other[static_cast<size_t>(c.other)]);
-    const double distinct = std::clamp((c.score - runner_up) / kDistinctMargin, 0.0, 1.0);
+    const double distinct = std::clamp((c.evidence - runner_up) / kDistinctMargin, 0.0, 1.0);
     const double agreement = std::clamp((c.cosine - 0.5) / 0.5, 0.0, 1.0);
     double confidence = agreement * (0.2 + 0.8 * distinct) * (c.structural ? 0.6 + 0.4 * c.prior : 0.8);
     confidence = std::round(confidence * 1000) / 1000;
