@@ -50,6 +50,11 @@ std::vector<int64_t> kernel_of(const Graph& g, const Node& n, const std::string&
   return k;
 }
 
+bool gates_itself(const std::vector<int>& input_groups) {
+  return input_groups.size() >= 2 &&
+         std::all_of(input_groups.begin(), input_groups.end(), [&](int x) { return x == input_groups[0]; });
+}
+
 Groups build_groups(const Graph& g, const std::vector<bool>& free) {
   Groups out;
   out.group_of.assign(g.values.size(), -1);
@@ -72,7 +77,8 @@ Groups build_groups(const Graph& g, const std::vector<bool>& free) {
     int group = -1;
     if (inputs.empty() && n.kind != OpKind::Unknown && family != "input") {
       group = -1;  // folded constant (Constant, DequantizeLinear of weights, Shape, ...)
-    } else if ((family.empty() || family == "act") && !inputs.empty()) {
+    } else if ((family.empty() || family == "act" || (family == "mul" && gates_itself(inputs))) && !inputs.empty()) {
+      // x * f(x) (HardSwish as ONNX Runtime writes it: Mul(x, HardSigmoid(x))) is an activation.
       group = inputs[0];
     } else if (!inputs.empty() || n.kind == OpKind::Unknown) {
       Anchor a;
@@ -136,7 +142,8 @@ std::string op_family(const Node& n) {
 std::vector<StructureCandidate> structure_candidates(const Graph& ref, const Graph& other,
                                                      const std::vector<std::pair<ValueId, ValueId>>& known,
                                                      const std::vector<bool>& ref_free,
-                                                     const std::vector<bool>& other_free) {
+                                                     const std::vector<bool>& other_free,
+                                                     std::vector<std::pair<NodeId, NodeId>>* anchor_pairs) {
   const Groups ga = build_groups(ref, ref_free);
   const Groups gb = build_groups(other, other_free);
   const size_t na = ga.anchors.size(), nb = gb.anchors.size();
@@ -214,6 +221,7 @@ std::vector<StructureCandidate> structure_candidates(const Graph& ref, const Gra
     const Anchor& x = ga.anchors[a];
     for (int b : cand[a]) {
       const Anchor& y = gb.anchors[static_cast<size_t>(b)];
+      if (anchor_pairs && x.node != kNoNode && y.node != kNoNode) anchor_pairs->emplace_back(x.node, y.node);
       const double prior = quality[a] / static_cast<double>(cand[a].size());
       for (ValueId r : x.tensors)
         for (ValueId o : y.tensors) {

@@ -37,9 +37,11 @@ std::string op_family(const Node& n);
 
 // `known` are the pairs already made (by name or rules): seeds. `ref_free`/`other_free`
 // mark the produced values still without a partner; only they get candidates.
+// `anchor_pairs`, when given, receives the compute nodes paired (ref node, other node).
 std::vector<StructureCandidate> structure_candidates(const Graph& ref, const Graph& other,
                                                      const std::vector<std::pair<ValueId, ValueId>>& known,
                                                      const std::vector<bool>& ref_free,
-                                                     const std::vector<bool>& other_free);
+                                                     const std::vector<bool>& other_free,
+                                                     std::vector<std::pair<NodeId, NodeId>>* anchor_pairs = nullptr);
 
 }  // namespace qdrift

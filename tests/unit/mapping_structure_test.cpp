@@ -9,6 +9,9 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <set>
+
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -178,6 +181,54 @@ TEST(MappingStructure, IndistinguishableSiblingsGetLowConfidence) {
       EXPECT_LE(p.confidence, 0.5) << p.ref.tensor << " ~ " << p.other.tensor;
     }
   }
+}
+
+// ONNX Runtime's level-"all" optimized graphs of the bundled models (testdata/ort, written by
+// onnxruntime-node): QLinearConv in NHWC between Transposes, FusedConv with the residual Add
+// inside, FusedGemm, HardSwish as HardSigmoid + Mul, and few names in common with the QDQ
+// model. ORT names each compute node after the node it replaces ("stem" -> "stem_token_11",
+// "gemm12" -> "fused gemm12"): that is the truth here. Structure alone (no values, no rules)
+// must pair >= 90% of the compute nodes with the right reference node.
+TEST(MappingStructure, OrtOptimizedGraphsAlignWithTheirSourceByStructure) {
+  const std::string dir = kData + "ort/";
+  auto index_text = read_file_bytes(dir + "index.json", 1 << 20);
+  ASSERT_TRUE(index_text);
+  const nlohmann::json index = nlohmann::json::parse(*index_text);
+  int expected = 0, right = 0;
+  for (const auto& [name, entry] : index["models"].items()) {
+    auto ref = load_onnx(kData + entry["source"].get<std::string>());
+    auto other = load_onnx(dir + entry["optimized"].get<std::string>());
+    ASSERT_TRUE(ref && other) << name;
+    const Mapping by_name = map_tensors(*ref, *other, nullptr, /*other_derives_from_ref=*/false);
+    std::vector<std::pair<ValueId, ValueId>> known;
+    std::vector<bool> ref_free(ref->values.size(), true), other_free(other->values.size(), true);
+    for (const TensorPair& p : by_name.pairs) {
+      known.emplace_back(p.ref, p.other);
+      ref_free[static_cast<size_t>(p.ref)] = other_free[static_cast<size_t>(p.other)] = false;
+    }
+    std::vector<std::pair<NodeId, NodeId>> anchors;
+    structure_candidates(*ref, *other, known, ref_free, other_free, &anchors);
+    for (size_t i = 0; i < other->nodes.size(); ++i) {
+      const Node& n = other->nodes[i];
+      static const std::set<std::string> compute = {"QLinearConv", "QLinearAdd", "QGemm", "Conv", "Gemm", "FusedConv",
+                                                    "FusedGemm", "QLinearMatMul", "MatMul"};
+      if (!compute.count(n.op_type)) continue;
+      std::string source = n.name;
+      if (source.rfind("fused ", 0) == 0) source = source.substr(6);
+      if (const size_t t = source.rfind("_token_"); t != std::string::npos) source = source.substr(0, t);
+      NodeId truth = kNoNode;
+      for (size_t j = 0; j < ref->nodes.size(); ++j)
+        if (ref->nodes[j].name == source) truth = static_cast<NodeId>(j);
+      ASSERT_NE(truth, kNoNode) << name << ": " << n.name;
+      ++expected;
+      const bool found = std::find(anchors.begin(), anchors.end(), std::make_pair(truth, static_cast<NodeId>(i))) != anchors.end();
+      right += found;
+      if (!found) std::printf("%s: %s (%s) not paired with %s\n", name.c_str(), n.name.c_str(), n.op_type.c_str(), source.c_str());
+    }
+  }
+  std::printf("ORT compute nodes paired with their source by structure: %d of %d\n", right, expected);
+  EXPECT_GE(expected, 25);
+  EXPECT_GE(right, 0.9 * expected);
 }
 
 TEST(MappingStructure, OpFamiliesTreatRewrittenOpsAlike) {
