@@ -84,7 +84,8 @@ CLI::App* add_diff_command(CLI::App& app, DiffOptions& o) {
       "  qdrift diff model.onnx --input x.npy --other-dump paddle_dump/ [--other-graph paddle_model.onnx]\n"
       "Pairs are found by provenance (our own lowering), name, rule, then, for a second model or a dump, by\n"
       "structure (compute ops aligned in topological order) and value (correlation of the dequantized values,\n"
-      "in every layout the shapes allow), each with a confidence in [0,1]. The report lists every pair, its drift in real values and in steps of the\n"
+      "in every layout the shapes allow), each with a confidence in [0,1] (docs/mapping.md).\n"
+      "The report lists every pair, its drift in real values and in steps of the\n"
       "reference's scale, the first divergent layer, and every tensor left unmatched. NaN and Inf are counted\n"
       "per side, never folded into a number. Exit 0 whatever the drift (use 'qdrift gate' to fail a build).");
   return diff;
