@@ -10,6 +10,7 @@
 #include "cli/common_options.h"
 #include "cli/inputs.h"
 #include "core/lower.h"
+#include "core/act_scales.h"
 #include "core/onnx_loader.h"
 #include "core/passes.h"
 #include "core/tensor_io.h"
@@ -99,7 +100,11 @@ std::string reference_label(const FakeQuantOptions& f) {
 struct Side {
   Graph graph;
   std::string executor;
+  std::optional<Int8Policy> policy;  // when the graph is a lowering
 };
+
+Result<std::vector<Tensor>> feeds_for(const Graph& g, const std::vector<std::string>& specs, const Limits& limits,
+                                      std::vector<InputRecord>* records);
 
 // The other side's graph: the model itself (ref), QDQ stripped (fp32), or lowered (int8, oracle).
 Result<Side> make_other(const Graph& model, const DiffOptions& o, Report& report) {
@@ -111,9 +116,14 @@ Result<Side> make_other(const Graph& model, const DiffOptions& o, Report& report
   } else if (o.against == "int8" || o.against == "oracle") {
     QD_ASSIGN_OR_RETURN(Int8Policy policy, int8_policy_from(o.policy, o.policy_sets));
     report.policy = int8_policy_describe(policy);
+    if (policy.act_scales == ActScales::observed_max) {  // the calibration pass, on the reference
+      QD_ASSIGN_OR_RETURN(std::vector<Tensor> feeds, feeds_for(model, o.inputs, LoadOptions{}.limits, nullptr));
+      QD_ASSIGN_OR_RETURN(policy.observed_max_abs, calibrate_act_scales(model, o.fake_quant, feeds));
+    }
     QD_ASSIGN_OR_RETURN(LoweredGraph low, lower(model, policy));
     report.notes.insert(report.notes.end(), low.notes.begin(), low.notes.end());
     s.graph = std::move(low.graph);
+    s.policy = std::move(policy);
   } else {
     s.graph = model;
   }
@@ -142,7 +152,7 @@ Result<std::vector<Tensor>> feeds_for(const Graph& g, const std::vector<std::str
 
 }  // namespace
 
-Status diff_command(const DiffOptions& o) {
+Result<Report> make_diff_report(const DiffOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   if (o.against == "ref" && o.other_model.empty())
     return invalid_input("--against ref compares a second model: give it with --other MODEL2");
@@ -208,8 +218,14 @@ Status diff_command(const DiffOptions& o) {
   const OnednnRuntimeInfo onednn = onednn_runtime_info();
   add_nonfinite_input_hint(report);
   add_kernel_drift_hint(report, {"oneDNN " + onednn.version, onednn.isa, onednn.int8_vnni});
+  add_cause_hints(report, {.ref = &model, .other = &other.graph, .policy = other.policy ? &*other.policy : nullptr,
+                           .fake_quant = o.fake_quant});
   report.timings.total_ms = ms_since(start);
+  return report;
+}
 
+Status diff_command(const DiffOptions& o) {
+  QD_ASSIGN_OR_RETURN(Report report, make_diff_report(o));
   if (!o.json_path.empty()) QD_RETURN_IF_ERROR(write_file_bytes(o.json_path, report_to_json(report)));
   ReportTextOptions text;
   text.max_rows = o.rows;
