@@ -217,8 +217,11 @@ std::optional<Firing> code_minus_128(const PairRecord& p, const Graphs&, const C
   return f;
 }
 
-std::optional<Firing> act_scale_source(const PairRecord& p, const Graphs&, const CauseContext& c) {
+std::optional<Firing> float_island(const PairRecord& p, const Graphs& g, const CauseContext& c);
+
+std::optional<Firing> act_scale_source(const PairRecord& p, const Graphs& g, const CauseContext& c) {
   if (!quantized_per_tensor(p.ref) || !quantized_per_tensor(p.other) || !drifted(p)) return std::nullopt;
+  if (float_island(p, g, c)) return std::nullopt;  // the more specific cause says it
   const double ratio = p.other.scale[0] / static_cast<double>(p.ref.scale[0]);
   if (std::fabs(ratio - 1) < 1e-4) return std::nullopt;
   // The unsigned grid's T/255 instead of T/127 is unsigned_grid's.
@@ -256,7 +259,8 @@ std::optional<Firing> bias_rounding(const PairRecord& p, const Graphs& g, const 
     const double err = std::fabs(codes->value_as_double(ch) * acc_unit - real->data<float>()[ch]);
     worst = std::max(worst, err / static_cast<double>(p.ref.scale[0]));
   }
-  if (worst < 0.01) return std::nullopt;
+  // The bias is a constant per channel: it can move an element by one step at most.
+  if (worst < 1e-4 || p.drift.max_abs_steps > 1.0 + 1e-3) return std::nullopt;
   Firing f;
   f.message = fmt::format(
       "the bias of '{}' is rounded to int32 in accumulator units (s_x*s_w): up to {:.3g} output steps off per "
@@ -443,7 +447,24 @@ std::optional<Firing> residual_rescale(const PairRecord& p, const Graphs& g, con
   const Node* n = g.other_node(p.other.node);
   if (!n) return std::nullopt;
   ValueId skip = kNoValue;
-  if (n->kind == OpKind::QConv || n->kind == OpKind::QMatMul) {
+  if ((n->kind == OpKind::QuantizeLinear || n->kind == OpKind::Quantize) && n->input(0) != kNoValue) {
+    const Node* add = g.other()->producer(n->input(0));  // a float Add of two dequantized int8 tensors
+    if (add && add->kind == OpKind::Add && add->inputs.size() == 2) n = add;
+  }
+  if (n->kind == OpKind::Add) {
+    for (ValueId in : n->inputs) {
+      const Node* dq = g.other()->producer(in);
+      if (!dq || (dq->kind != OpKind::DequantizeLinear && dq->kind != OpKind::Dequantize)) return std::nullopt;
+    }
+    // The skip: the input whose grid is furthest from the output's.
+    double worst = -1;
+    for (ValueId in : n->inputs) {
+      const std::optional<QuantParams> q = tensor_grid(*g.other(), g.other()->producer(in)->input(0), nullptr);
+      if (!q || q->scale.size() != 1) return std::nullopt;
+      const double off = std::fabs(std::log(q->scale[0] / static_cast<double>(p.other.scale[0])));
+      if (off > worst) worst = off, skip = g.other()->producer(in)->input(0);
+    }
+  } else if (n->kind == OpKind::QConv || n->kind == OpKind::QMatMul) {
     auto params = parse_lowered_params(*n);
     if (!params || !params->has_sum() || n->inputs.size() < 4) return std::nullopt;
     skip = n->input(3);
