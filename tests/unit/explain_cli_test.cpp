@@ -163,3 +163,25 @@ TEST(ExplainCli, BadInputIsExit2WithOneLine) {
 
 }  // namespace
 }  // namespace qdrift
+
+namespace qdrift {
+namespace {
+
+// The seed's case on the bundled QAT MobileNetV3-style model (PACT clipping, HardSwish, SE):
+// under paddle-onednn its int8 run leaves the fake-quant reference, and act_order alone is
+// responsible (found by flipping the knobs by hand, issue 12).
+TEST(ExplainCli, RanksActOrderFirstOnTheQatMobileNetV3UnderPaddleOnednn) {
+  TempDir dir("explain_cli");
+  const std::string qat = kSource + "/testdata/qat/";
+  const json e = explain({qat + "mbv3.onnx", "--input", qat + "mbv3_sample.npy", "--policy", "paddle-onednn"}, dir);
+  const json& knobs = e["knobs"];
+  ASSERT_GE(knobs.size(), 5u);
+  EXPECT_EQ(knobs[0]["knob"], "act_order");
+  EXPECT_GE(e["baseline"]["first_divergence"].get<int>(), 0);
+  EXPECT_TRUE(knobs[0]["removes_first_divergence"].get<bool>());
+  EXPECT_EQ(knobs[0]["first_divergence_after"], -1);
+  EXPECT_GT(knobs[0]["explained"].get<double>(), 0.9);
+}
+
+}  // namespace
+}  // namespace qdrift
