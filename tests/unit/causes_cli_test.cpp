@@ -73,10 +73,12 @@ std::vector<std::string> twin(const std::string& name) {
 TEST(Causes, UnsignedGridAfterRelu) {
   TempDir dir("causes");
   const Report r = run_case({{qdq("paddle_style_s8.onnx"), "--input", qdq("paddle_style_s8_input.npy"), "--set",
-                              "unsigned_after_relu=on"},
+                              "unsigned_after_relu=on", "--against", "oracle"},
                              {"unsigned_grid"}, "unsigned_grid", "unsigned_after_relu=on"},
                             dir);
-  const CauseHint& h = *find(r, "unsigned_grid");
+  const CauseHint* h_found = find(r, "unsigned_grid");
+  ASSERT_NE(h_found, nullptr);
+  const CauseHint& h = *h_found;
   EXPECT_NEAR(ev(h, "scale_ratio"), 127.0 / 255.0, 1e-6);  // T/255 instead of T/127
   EXPECT_EQ(r.pairs[static_cast<size_t>(h.pair)].other.dtype, DType::u8);
   EXPECT_EQ(r.pairs[static_cast<size_t>(h.pair)].ref.dtype, DType::s8);
@@ -85,7 +87,9 @@ TEST(Causes, UnsignedGridAfterRelu) {
 TEST(Causes, WronglyUnsignedClipsNegatives) {
   TempDir dir("causes");
   const Report r = run_case({twin("hswish_s8"), {"wrongly_unsigned"}, "wrongly_unsigned", ""}, dir);
-  const CauseHint& h = *find(r, "wrongly_unsigned");
+  const CauseHint* h_found = find(r, "wrongly_unsigned");
+  ASSERT_NE(h_found, nullptr);
+  const CauseHint& h = *h_found;
   // HardSwish reaches down to -0.375 (at x = -1.5); the u8 twin holds nothing below 0.
   EXPECT_LT(ev(h, "ref_min"), -0.1);
   EXPECT_GE(ev(h, "ref_min"), -0.375 - 0.01);
@@ -96,10 +100,12 @@ TEST(Causes, WronglyUnsignedClipsNegatives) {
 TEST(Causes, CodeMinus128AgainstANarrowReference) {
   TempDir dir("causes");
   const Report r = run_case({{qdq("depthwise_s8.onnx"), "--input", qdq("depthwise_s8_input.npy"), "--fake-range",
-                              "narrow"},
+                              "narrow", "--against", "oracle"},
                              {"code_minus_128"}, "code_minus_128", "range=[-128,127]"},
                             dir);
-  const CauseHint& h = *find(r, "code_minus_128");
+  const CauseHint* h_found = find(r, "code_minus_128");
+  ASSERT_NE(h_found, nullptr);
+  const CauseHint& h = *h_found;
   EXPECT_EQ(ev(h, "ref_min_code"), -127.0);
   EXPECT_GE(ev(h, "other_count_at_minus_128"), 1.0);
   EXPECT_LE(ev(h, "max_abs_steps"), 1.0 + 1e-6);  // one code apart, never more
@@ -108,10 +114,12 @@ TEST(Causes, CodeMinus128AgainstANarrowReference) {
 TEST(Causes, ActivationScaleFromObservedMax) {
   TempDir dir("causes");
   const Report r = run_case({{qdq("residual_u8.onnx"), "--input", qdq("residual_u8_input.npy"), "--set",
-                              "act_scales=observed_max"},
+                              "act_scales=observed_max", "--against", "oracle"},
                              {"act_scale_source"}, "act_scale_source", "act_scales=observed_max"},
                             dir);
-  const CauseHint& h = *find(r, "act_scale_source");
+  const CauseHint* h_found = find(r, "act_scale_source");
+  ASSERT_NE(h_found, nullptr);
+  const CauseHint& h = *h_found;
   const PairRecord& p = r.pairs[static_cast<size_t>(h.pair)];
   EXPECT_NE(p.ref.scale[0], p.other.scale[0]);
   EXPECT_NEAR(ev(h, "scale_ratio"), p.other.scale[0] / static_cast<double>(p.ref.scale[0]), 1e-9);
@@ -120,8 +128,12 @@ TEST(Causes, ActivationScaleFromObservedMax) {
 TEST(Causes, ExtraSaturationWithAQuarterScale) {
   TempDir dir("causes");
   const Report r = run_case({twin("saturate_s8"), {"extra_saturation", "act_scale_source"}, "extra_saturation", ""}, dir);
-  EXPECT_NEAR(ev(*find(r, "act_scale_source"), "scale_ratio"), 0.25, 1e-6);  // the twin's scale is s/4
-  const CauseHint& h = *find(r, "extra_saturation");
+  const CauseHint* scale = find(r, "act_scale_source");
+  ASSERT_NE(scale, nullptr);
+  EXPECT_NEAR(ev(*scale, "scale_ratio"), 0.25, 1e-6);  // the twin's scale is s/4
+  const CauseHint* h_found = find(r, "extra_saturation");
+  ASSERT_NE(h_found, nullptr);
+  const CauseHint& h = *h_found;
   EXPECT_EQ(ev(h, "ref_saturated"), 0.0);  // calibrated on this very input: nothing saturates
   EXPECT_GT(ev(h, "other_saturated"), 10.0);
   EXPECT_EQ(ev(h, "other_saturated"), ev(h, "other_count_at_qmin") + ev(h, "other_count_at_qmax"));
@@ -130,10 +142,12 @@ TEST(Causes, ExtraSaturationWithAQuarterScale) {
 TEST(Causes, BiasRoundedToInt32) {
   TempDir dir("causes");
   const Report r = run_case({{qdq("paddle_style_s8.onnx"), "--input", qdq("paddle_style_s8_input.npy"), "--set",
-                              "bias=s32"},
+                              "bias=s32", "--against", "oracle"},
                              {"bias_rounding"}, "bias_rounding", "bias=s32"},
                             dir);
-  const CauseHint& h = *find(r, "bias_rounding");
+  const CauseHint* h_found = find(r, "bias_rounding");
+  ASSERT_NE(h_found, nullptr);
+  const CauseHint& h = *h_found;
   // Rounding to accumulator units moves a bias by at most half of s_x*s_w, a sliver of a step.
   EXPECT_GT(ev(h, "max_bias_error_steps"), 0.0);
   EXPECT_LT(ev(h, "max_bias_error_steps"), 0.5);
@@ -143,11 +157,15 @@ TEST(Causes, BiasRoundedToInt32) {
 TEST(Causes, WeightsRequantizedPerChannel) {
   TempDir dir("causes");
   const Report r = run_case({{causes("per_tensor_w_s8.onnx"), "--input", causes("per_tensor_w_s8_input.npy"), "--set",
-                              "weights=requantize"},
+                              "weights=requantize", "--against", "oracle"},
                              {"weights_requantized", "per_channel_mismatch"}, "weights_requantized", "weights=requantize"},
                             dir);
-  EXPECT_GT(ev(*find(r, "weights_requantized"), "max_weight_scale_change"), 0.5);  // channels 30x apart
-  const CauseHint& pc = *find(r, "per_channel_mismatch");
+  const CauseHint* wr = find(r, "weights_requantized");
+  ASSERT_NE(wr, nullptr);
+  EXPECT_GT(ev(*wr, "max_weight_scale_change"), 0.5);  // channels 30x apart
+  const CauseHint* pc_found = find(r, "per_channel_mismatch");
+  ASSERT_NE(pc_found, nullptr);
+  const CauseHint& pc = *pc_found;
   EXPECT_EQ(pc.knob, "weights=requantize");
   EXPECT_EQ(ev(pc, "ref_weight_scales"), 1.0);
   EXPECT_EQ(ev(pc, "other_weight_scales"), 6.0);  // six output channels
@@ -157,10 +175,12 @@ TEST(Causes, WeightsRequantizedPerChannel) {
 TEST(Causes, ActivationAfterTheOutputScale) {
   TempDir dir("causes");
   const Report r = run_case({{qdq("conv_chain_u8.onnx"), "--input", qdq("conv_chain_u8_input.npy"), "--set",
-                              "act_order=after_scale"},
+                              "act_order=after_scale", "--against", "oracle"},
                              {"act_order"}, "act_order", "act_order=after_scale"},
                             dir);
-  const CauseHint& h = *find(r, "act_order");
+  const CauseHint* h_found = find(r, "act_order");
+  ASSERT_NE(h_found, nullptr);
+  const CauseHint& h = *h_found;
   EXPECT_EQ(h.pair, r.first_divergence);
   EXPECT_EQ(ev(h, "clip_max_codes"), 6.0);  // Clip(0,6)'s bound applied to codes
   EXPECT_NEAR(ev(h, "knee_shift") * ev(h, "output_scale"), 1.0, 1e-9);
@@ -169,10 +189,12 @@ TEST(Causes, ActivationAfterTheOutputScale) {
 TEST(Causes, RoundingTiesOnlyOneStep) {
   TempDir dir("causes");
   const Report r = run_case({{causes("ties_s8.onnx"), "--input", causes("ties_s8_input.npy"), "--fake-rounding",
-                              "half_away"},
+                              "half_away", "--against", "oracle"},
                              {"rounding_ties"}, "rounding_ties", ""},
                             dir);
-  const CauseHint& h = *find(r, "rounding_ties");
+  const CauseHint* h_found = find(r, "rounding_ties");
+  ASSERT_NE(h_found, nullptr);
+  const CauseHint& h = *h_found;
   EXPECT_EQ(h.pair, 0);  // the input's own quantization
   // Every input element is (k + 0.5)/16: half away and half to even differ where the even
   // neighbour is the one towards zero. Count them from the input itself.
@@ -191,7 +213,9 @@ TEST(Causes, RoundingTiesOnlyOneStep) {
 TEST(Causes, FloatIslandRequantizedWithItsInputScale) {
   TempDir dir("causes");
   const Report r = run_case({twin("island_s8"), {"float_island"}, "float_island", ""}, dir);
-  const CauseHint& h = *find(r, "float_island");
+  const CauseHint* h_found = find(r, "float_island");
+  ASSERT_NE(h_found, nullptr);
+  const CauseHint& h = *h_found;
   EXPECT_EQ(ev(h, "island_ops"), 1.0);  // the Clip
   EXPECT_EQ(ev(h, "island_input_scale"), ev(h, "other_scale"));
   EXPECT_GT(ev(h, "island_input_scale") / ev(h, "ref_scale"), 3.0);  // Clip(-0.5,0.5) of a wider range
@@ -200,7 +224,9 @@ TEST(Causes, FloatIslandRequantizedWithItsInputScale) {
 TEST(Causes, ResidualSkipRescaled) {
   TempDir dir("causes");
   const Report r = run_case({twin("residual_s8"), {"residual_rescale"}, "residual_rescale", ""}, dir);
-  const CauseHint& h = *find(r, "residual_rescale");
+  const CauseHint* h_found = find(r, "residual_rescale");
+  ASSERT_NE(h_found, nullptr);
+  const CauseHint& h = *h_found;
   EXPECT_GE(h.pair, r.first_divergence);
   EXPECT_LT(ev(h, "rescale"), 1.0);
   EXPECT_NEAR(ev(h, "rescale"), ev(h, "skip_scale") / ev(h, "output_scale"), 1e-6);
@@ -227,7 +253,7 @@ TEST(Causes, NoneFiresOnAnyBundledModelUnderOnnx) {
 TEST(Causes, TextShowsTheKnobAndEvidence) {
   TempDir dir("causes");
   const auto p = testing_util::run_qdrift(
-      {"diff", qdq("conv_chain_u8.onnx"), "--input", qdq("conv_chain_u8_input.npy"), "--set", "act_order=after_scale"},
+      {"diff", qdq("conv_chain_u8.onnx"), "--input", qdq("conv_chain_u8_input.npy"), "--set", "act_order=after_scale", "--against", "oracle"},
       dir);
   ASSERT_EQ(p.exit_code, 0) << p.err;
   EXPECT_NE(p.out.find("act_order (pair "), std::string::npos) << p.out;

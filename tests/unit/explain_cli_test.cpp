@@ -30,6 +30,8 @@ std::string causes(const std::string& name) { return kSource + "/testdata/causes
 json explain(std::vector<std::string> args, TempDir& dir) {
   std::vector<std::string> cmd = {"explain"};
   cmd.insert(cmd.end(), args.begin(), args.end());
+  cmd.push_back("--against");  // the int8 graph's semantics, the same on every ISA (oneDNN
+  cmd.push_back("oracle");     // without VNNI adds kernel drift no knob explains)
   cmd.push_back("--json");
   cmd.push_back(dir.path("explain.json"));
   const auto p = run_qdrift(cmd, dir);
@@ -108,7 +110,7 @@ TEST(ExplainCli, RanksTheResponsibleKnobFirst) {
 TEST(ExplainCli, TextIsOneLinePerKnobBestFirst) {
   TempDir dir("explain_cli");
   const auto p = run_qdrift({"explain", qdq("conv_chain_u8.onnx"), "--input", qdq("conv_chain_u8_input.npy"), "--policy",
-                             "paddle-onednn"},
+                             "paddle-onednn", "--against", "oracle"},
                             dir);
   ASSERT_EQ(p.exit_code, 0) << p.err;
   EXPECT_NE(p.out.find(" 1. act_order=exact (policy after_scale): explains 100%"), std::string::npos) << p.out;
@@ -137,8 +139,8 @@ TEST(ExplainCli, KeepFloatNamesLayersThatPassTheBudget) {
   // Independent check: the report with that layer in fp32 passes the gate, without fails.
   std::string re = "^(conv9)$";
   auto gate = [&](std::vector<std::string> sets) {
-    std::vector<std::string> cmd = {"diff", model, "--input", input, "--policy", "paddle-onednn", "--json",
-                                    dir.path("r.json")};
+    std::vector<std::string> cmd = {"diff", model, "--input", input, "--policy", "paddle-onednn", "--against",
+                                    "oracle", "--json", dir.path("r.json")};
     cmd.insert(cmd.end(), sets.begin(), sets.end());
     EXPECT_EQ(run_qdrift(cmd, dir).exit_code, 0);
     return run_qdrift({"gate", dir.path("r.json"), "--budget", dir.path("budget.json")}, dir).exit_code;
