@@ -5,6 +5,7 @@
 // conformance runner's own TensorProto reader, not qdrift's. Tolerances per op are in
 // kTolerances and docs/foreign_ops.md, with the reason each is not exact.
 #include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
 
 #include <cmath>
 #include <filesystem>
@@ -232,6 +233,83 @@ TEST_P(OrtSavedGraph, RunsAndMatchesOnnxRuntime) {
 
 INSTANTIATE_TEST_SUITE_P(OrtGraphs, OrtSavedGraph, ::testing::ValuesIn(kSavedGraphs),
                          [](const ::testing::TestParamInfo<SavedGraph>& p) { return p.param.model; });
+
+// ---- malformed contrib nodes: one line naming the node, never a crash ------------------------
+
+// A one-node model of `domain`.`op` with `inputs` f32 graph inputs named x0, x1, ...
+std::string one_node_model(const std::string& domain, const std::string& op, int inputs,
+                           const std::vector<onnx::AttributeProto>& attrs = {}) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* ms = m.add_opset_import();
+  ms->set_domain(domain);
+  ms->set_version(1);
+  auto* g = m.mutable_graph();
+  g->set_name("bad");
+  auto* n = g->add_node();
+  n->set_name("bad_node");
+  n->set_op_type(op);
+  n->set_domain(domain);
+  for (int i = 0; i < inputs; ++i) {
+    const std::string name = fmt::format("x{}", i);
+    n->add_input(name);
+    auto* in = g->add_input();
+    in->set_name(name);
+    in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(4);
+  }
+  n->add_output("y");
+  for (const auto& a : attrs) *n->add_attribute() = a;
+  auto* out = g->add_output();
+  out->set_name("y");
+  out->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  out->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(4);
+  return m.SerializeAsString();
+}
+
+TEST(OrtOpsBadNodes, WrongInputCountFailsAtLoadNamingTheNode) {
+  auto g = load_onnx_bytes(one_node_model("com.microsoft", "QLinearConv", 3), "m.onnx");
+  ASSERT_FALSE(g);
+  EXPECT_NE(g.status().message().find("node 'bad_node' (com.microsoft.QLinearConv): 3 inputs, expected 8 to 9"),
+            std::string::npos)
+      << g.status().message();
+  auto c = load_onnx_bytes(one_node_model("com.microsoft", "QLinearConcat", 4), "m.onnx");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.status().message().find("expected at least 5"), std::string::npos) << c.status().message();
+  auto r = load_onnx_bytes(one_node_model("com.microsoft.nchwc", "ReorderInput", 2), "m.onnx");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().message().find("'bad_node'"), std::string::npos) << r.status().message();
+  EXPECT_EQ(r.status().message().find('\n'), std::string::npos);
+}
+
+TEST(OrtOpsBadNodes, BadAttributesFailAtKernelCreation) {
+  onnx::AttributeProto swish;
+  swish.set_name("activation");
+  swish.set_type(onnx::AttributeProto::STRING);
+  swish.set_s("Swish");
+  auto g = load_onnx_bytes(one_node_model("com.microsoft", "FusedConv", 2, {swish}), "m.onnx");
+  ASSERT_TRUE(g) << g.status().message();
+  auto ex = Executor::create(*g, ref_kernel_table());
+  ASSERT_FALSE(ex);
+  EXPECT_NE(ex.status().message().find("Swish"), std::string::npos) << ex.status().message();
+
+  auto s = load_onnx_bytes(one_node_model("com.microsoft", "QLinearSoftmax", 4), "m.onnx");  // no 'opset'
+  ASSERT_TRUE(s) << s.status().message();
+  auto sx = Executor::create(*s, ref_kernel_table());
+  ASSERT_FALSE(sx);
+  EXPECT_NE(sx.status().message().find("'opset'"), std::string::npos) << sx.status().message();
+
+  onnx::AttributeProto channels_last;  // an int attribute given as a string
+  channels_last.set_name("channels_last");
+  channels_last.set_type(onnx::AttributeProto::STRING);
+  channels_last.set_s("yes");
+  auto q = load_onnx_bytes(one_node_model("com.microsoft", "QLinearConv", 8, {channels_last}), "m.onnx");
+  ASSERT_TRUE(q) << q.status().message();
+  auto qx = Executor::create(*q, ref_kernel_table());
+  ASSERT_FALSE(qx);
+  EXPECT_NE(qx.status().message().find("channels_last"), std::string::npos) << qx.status().message();
+}
 
 }  // namespace
 }  // namespace qdrift
