@@ -73,8 +73,21 @@ KernelCheck compare_kernels(const Tensor& runtime, const Tensor& oracle, const Q
   return k;
 }
 
-SideRecord side_record(const Graph& g, const Node& node, ValueId v, const Tensor& t, const QuantParams* q) {
-  SideRecord s = describe_side(t, q);
+SideRecord side_record(const Graph& g, const Node& node, ValueId v, const Tensor& t, const QuantParams* q,
+                       bool describe) {
+  SideRecord s;
+  if (describe) {
+    s = describe_side(t, q);
+  } else {
+    s.dtype = t.dtype;
+    s.shape = t.shape;
+    if (q) {
+      s.quantized = true;
+      s.scale = q->scale;
+      s.zero_point = q->zero_point;
+      s.axis = q->axis;
+    }
+  }
   s.tensor = g.value(v).name;
   s.node = node.name;
   s.op = node.op_type;
@@ -150,7 +163,10 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
   const Graph& ga = ref.graph();
   const Graph& gb = other.graph();
   const Clock::time_point t_map = Clock::now();
-  Mapping mapping = map_tensors(ga, gb, options.rules, options.other_derives_from_ref);
+  std::optional<Mapping> fresh;
+  std::optional<Mapping>& made = options.mapping_cache ? *options.mapping_cache : fresh;
+  if (!made) made = map_tensors(ga, gb, options.rules, options.other_derives_from_ref);
+  const Mapping& mapping = *made;
   double measure_ms = ms_between(t_map, Clock::now());
 
   // Which pairs each tensor takes part in.
@@ -178,7 +194,7 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
     Kept k;
     k.grid = tensor_grid(ga, v, &t);
     const QuantParams* q = k.grid ? &*k.grid : nullptr;
-    k.side = side_record(ga, node, v, t, q);
+    k.side = side_record(ga, node, v, t, q, options.describe_sides);
     k.real = real_values(t, q);
     k.pending = pairs_of_ref[static_cast<size_t>(v)].size();
     kept[static_cast<size_t>(v)] = std::move(k);
@@ -186,6 +202,7 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
   });
   if (!ref_run) return ref_run.status();
   report.timings.ref_ms = ms_between(t_ref, Clock::now());
+  if (options.ref_outputs) *options.ref_outputs = std::move(*ref_run);
 
   // The kernel check runs the other side's graph: keep its paired tensors by value id.
   std::vector<std::optional<Tensor>> check(gb.values.size());
@@ -209,7 +226,7 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
     if (mine.empty()) return;
     const std::optional<QuantParams> grid = tensor_grid(gb, o, &t);
     const QuantParams* q = grid ? &*grid : nullptr;
-    const SideRecord side = side_record(gb, node, o, t, q);
+    const SideRecord side = side_record(gb, node, o, t, q, options.describe_sides);
     const Tensor real = real_values(t, q);
     KernelCheck kc;
     if (std::optional<Tensor>& c = check[static_cast<size_t>(o)]) {
@@ -247,6 +264,7 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
   });
   if (!other_run) return other_run.status();
   report.timings.other_ms = ms_between(t_other, Clock::now()) ;
+  if (options.other_outputs) *options.other_outputs = std::move(*other_run);
 
   // Pairs whose element counts turned out to differ at run time are not pairs after all.
   report.pairs.clear();
@@ -261,7 +279,7 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
                     r.other.tensor, shape_str(r.other.shape), shape_str(r.ref.shape));
     report.unmatched.push_back({"ref", r.ref.tensor, r.ref.node, r.ref.op, reason});
   }
-  for (UnmatchedRecord& u : mapping.unmatched) report.unmatched.push_back(std::move(u));
+  for (const UnmatchedRecord& u : mapping.unmatched) report.unmatched.push_back(u);
   report.thresholds = options.thresholds;
   report.first_divergence = -1;
   for (size_t i = 0; i < report.pairs.size(); ++i)
