@@ -12,6 +12,7 @@
 
 #include "cli/diff_command.h"
 #include "cli/eval_command.h"
+#include "cli/explain_command.h"
 #include "cli/gate_command.h"
 #include "cli/run_command.h"
 
@@ -53,6 +54,8 @@ int dispatch(int argc, char** argv) {
   CLI::App* eval = add_eval_command(app, eval_options);
   MergeOptions merge_options;
   CLI::App* merge = add_merge_command(app, merge_options);
+  ExplainOptions explain_options;
+  CLI::App* explain = add_explain_command(app, explain_options);
 
   try {
     app.parse(argc, argv);
@@ -67,6 +70,7 @@ int dispatch(int argc, char** argv) {
   if (diff->parsed()) status = diff_command(diff_options);
   if (eval->parsed()) status = eval_command(eval_options);
   if (merge->parsed()) status = merge_command(merge_options);
+  if (explain->parsed()) status = explain_command(explain_options);
   std::fflush(stdout);
   if (!status.is_ok()) {
     fmt::print(stderr, "qdrift: {}\n", status.message());
