@@ -1,11 +1,10 @@
 #include "cli/common_options.h"
 
-#include "core/act_scales.h"
-
 #include <chrono>
 
 #include <CLI/CLI.hpp>
 
+#include "core/act_scales.h"
 #include "kernels/int/int_kernels.h"
 #include "kernels/onednn/onednn_kernels.h"
 #include "kernels/ref/ref_kernels.h"
