@@ -1,7 +1,5 @@
 #include "cli/common_options.h"
 
-#include "core/act_scales.h"
-
 #include <chrono>
 
 #include <CLI/CLI.hpp>
@@ -10,6 +8,7 @@
 
 #include "core/onnx_loader.h"
 
+#include "core/act_scales.h"
 #include "kernels/int/int_kernels.h"
 #include "kernels/onednn/onednn_kernels.h"
 #include "kernels/ref/ref_kernels.h"

@@ -9,7 +9,6 @@
 #include "cli/common_options.h"
 #include "cli/inputs.h"
 #include "core/lower.h"
-#include "core/act_scales.h"
 #include "core/onnx_loader.h"
 #include "core/passes.h"
 #include "core/tensor_io.h"
@@ -273,7 +272,9 @@ Result<Report> make_diff_report(const DiffOptions& o) {
   const OnednnRuntimeInfo onednn = onednn_runtime_info();
   add_nonfinite_input_hint(report);
   add_kernel_drift_hint(report, {"oneDNN " + onednn.version, onednn.isa, onednn.int8_vnni});
-  add_cause_hints(report, {.ref = &model, .other = &other.graph, .policy = other.policy ? &*other.policy : nullptr,
+  add_cause_hints(report, {.source = other_source,
+                           .other = &other.graph,
+                           .policy = other.policy ? &*other.policy : nullptr,
                            .fake_quant = o.fake_quant});
   report.timings.total_ms = ms_since(start);
   return report;
