@@ -392,7 +392,7 @@ bool float_op(const Node& n) {
   switch (n.kind) {
     case OpKind::QConv: case OpKind::QMatMul: case OpKind::QAdd: case OpKind::Quantize: case OpKind::Dequantize:
     case OpKind::Requantize: case OpKind::QuantizeLinear: case OpKind::DequantizeLinear: case OpKind::QLinearConv:
-    case OpKind::QLinearMatMul: case OpKind::QLinearAdd:
+    case OpKind::QLinearMatMul: case OpKind::QLinearAdd: case OpKind::QGlobalAveragePool:
       return false;
     default:
       return true;
