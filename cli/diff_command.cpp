@@ -10,6 +10,7 @@
 #include "cli/common_options.h"
 #include "cli/inputs.h"
 #include "core/lower.h"
+#include "core/act_scales.h"
 #include "core/onnx_loader.h"
 #include "core/passes.h"
 #include "core/tensor_io.h"
@@ -113,7 +114,11 @@ std::string reference_label(const FakeQuantOptions& f) {
 struct Side {
   Graph graph;
   std::string executor;
+  std::optional<Int8Policy> policy;  // when the graph is a lowering
 };
+
+Result<std::vector<Tensor>> feeds_for(const Graph& g, const std::vector<std::string>& specs, const Limits& limits,
+                                      std::vector<InputRecord>* records);
 
 // The other side's graph: the model itself (ref), QDQ stripped (fp32), or lowered (int8, oracle).
 Result<Side> make_other(const Graph& model, const DiffOptions& o, Report& report) {
@@ -125,9 +130,14 @@ Result<Side> make_other(const Graph& model, const DiffOptions& o, Report& report
   } else if (o.against == "int8" || o.against == "oracle") {
     QD_ASSIGN_OR_RETURN(Int8Policy policy, int8_policy_from(o.policy, o.policy_sets));
     report.policy = int8_policy_describe(policy);
+    if (policy.act_scales == ActScales::observed_max) {  // the calibration pass, on the reference
+      QD_ASSIGN_OR_RETURN(std::vector<Tensor> feeds, feeds_for(model, o.inputs, LoadOptions{}.limits, nullptr));
+      QD_ASSIGN_OR_RETURN(policy.observed_max_abs, calibrate_act_scales(model, o.fake_quant, feeds));
+    }
     QD_ASSIGN_OR_RETURN(LoweredGraph low, lower(model, policy));
     report.notes.insert(report.notes.end(), low.notes.begin(), low.notes.end());
     s.graph = std::move(low.graph);
+    s.policy = std::move(policy);
   } else {
     s.graph = model;
   }
@@ -159,7 +169,7 @@ Result<std::vector<Tensor>> feeds_for(const Graph& g, const std::vector<std::str
 namespace {
 
 // `qdrift diff MODEL --other-dump DIR [--other-graph MODEL2]`: the reference against a dump.
-Status diff_against_dump(const DiffOptions& o, std::chrono::steady_clock::time_point start) {
+Result<Report> diff_against_dump(const DiffOptions& o, std::chrono::steady_clock::time_point start) {
   if (!o.other_model.empty()) return invalid_input("--other-dump and --other are two different other sides: give one");
   if (o.against != "int8" || o.policy != "onnx" || !o.policy_sets.empty())
     return invalid_input("--against, --policy and --set do not apply to --other-dump (the dump is the other side)");
@@ -201,17 +211,12 @@ Status diff_against_dump(const DiffOptions& o, std::chrono::steady_clock::time_p
   QD_RETURN_IF_ERROR(run_drift(*ref_ex, ref_feeds, *dump, drift_options, report));
   add_nonfinite_input_hint(report);
   report.timings.total_ms = ms_since(start);
-  if (!o.json_path.empty()) QD_RETURN_IF_ERROR(write_file_bytes(o.json_path, report_to_json(report)));
-  ReportTextOptions text;
-  text.max_rows = o.rows;
-  fmt::print("{}", format_report_text(report, text));
-  if (!o.json_path.empty()) fmt::print("wrote the drift report to {}\n", o.json_path);
-  return Status::ok();
+  return report;
 }
 
 }  // namespace
 
-Status diff_command(const DiffOptions& o) {
+Result<Report> make_diff_report(const DiffOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   if (!o.other_graph.empty() && o.other_dump.empty())
     return invalid_input("--other-graph names the model a dump came from: give the dump with --other-dump DIR");
@@ -280,8 +285,14 @@ Status diff_command(const DiffOptions& o) {
   const OnednnRuntimeInfo onednn = onednn_runtime_info();
   add_nonfinite_input_hint(report);
   add_kernel_drift_hint(report, {"oneDNN " + onednn.version, onednn.isa, onednn.int8_vnni});
+  add_cause_hints(report, {.ref = &model, .other = &other.graph, .policy = other.policy ? &*other.policy : nullptr,
+                           .fake_quant = o.fake_quant});
   report.timings.total_ms = ms_since(start);
+  return report;
+}
 
+Status diff_command(const DiffOptions& o) {
+  QD_ASSIGN_OR_RETURN(Report report, make_diff_report(o));
   if (!o.json_path.empty()) QD_RETURN_IF_ERROR(write_file_bytes(o.json_path, report_to_json(report)));
   ReportTextOptions text;
   text.max_rows = o.rows;

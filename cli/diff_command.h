@@ -41,5 +41,7 @@ struct DiffOptions {
 
 CLI::App* add_diff_command(CLI::App& app, DiffOptions& options);
 Status diff_command(const DiffOptions& options);
+// The report `qdrift diff` prints and writes, without printing or writing it (explain's trials).
+Result<Report> make_diff_report(const DiffOptions& options);
 
 }  // namespace qdrift::cli

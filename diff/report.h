@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/dtype.h"
@@ -117,6 +118,10 @@ struct CauseHint {
   std::string cause;          // stable id: "unsigned_grid", "bias_rounding", "non_vnni_saturation", ...
   int64_t pair = -1;          // index into Report::pairs, -1 for the whole run
   std::string message;        // one line for people
+  // The numbers that fired it (docs/causes.md lists them per cause), e.g. {"ref_max_code", 127}.
+  std::vector<std::pair<std::string, double>> evidence;
+  std::string knob;           // the policy knob responsible ("act_order=after_scale"), "" when none
+  int64_t pair_count = 0;     // pairs with the same signature (this entry names the first); 0 = not counted
 };
 
 struct ModelRecord {

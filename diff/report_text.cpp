@@ -253,6 +253,13 @@ void append_findings(const Report& r, std::string& out) {
       if (c.pair >= 0 && static_cast<size_t>(c.pair) < r.pairs.size())
         where = fmt::format("pair {} '{}'", c.pair, printable(r.pairs[static_cast<size_t>(c.pair)].ref.tensor));
       fmt::format_to(o, "  {} ({}): {}\n", printable(c.cause), where, printable(c.message));
+      if (!c.knob.empty() || !c.evidence.empty()) {
+        std::string ev;
+        for (const auto& [key, value] : c.evidence) ev += fmt::format(" {}={}", printable(key), number(value, "{:.6g}"));
+        fmt::format_to(o, "    {}evidence:{}{}\n", c.knob.empty() ? "" : fmt::format("knob {}; ", printable(c.knob)),
+                       ev.empty() ? " (policy)" : ev,
+                       c.pair_count > 1 ? fmt::format(" ({} pairs alike)", c.pair_count) : "");
+      }
     }
   }
   if (r.top1_agreement < 0)
