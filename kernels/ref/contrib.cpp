@@ -1,9 +1,8 @@
 // contrib.cpp: reference kernels of the ops ONNX Runtime's CPU optimizer writes into the
-// graphs it saves (SessionOptions.optimizedModelFilePath): com.microsoft QLinearMul,
-// QLinearAveragePool, QLinearConcat, QLinearSigmoid, QLinearLeakyRelu, QLinearSoftmax,
+// graphs it saves (SessionOptions.optimizedModelFilePath): com.microsoft QLinearAveragePool, QLinearConcat, QLinearSigmoid, QLinearLeakyRelu, QLinearSoftmax,
 // NhwcMaxPool, FusedConv, FusedGemm, MatMulIntegerToFloat, ONNX's DynamicQuantizeLinear,
-// and the com.microsoft.nchwc ops (QLinearConv with channels_last, QLinearAdd, QGemm and
-// QLinearGlobalAveragePool live in integer.cpp).
+// and the com.microsoft.nchwc ops (QLinearConv with channels_last, QLinearAdd, QLinearMul,
+// QGemm and QLinearGlobalAveragePool live in integer.cpp).
 //
 // Each follows ORT 1.30's CPU kernel (contrib_ops/cpu/..., core/mlas), noted at each kernel,
 // in the reference's plain style: where ORT's arithmetic is exact integer or a written f32
@@ -240,34 +239,6 @@ class QLinearAveragePoolKernel final : public Kernel {
 };
 
 // ---- element-wise -----------------------------------------------------------------------------
-
-// QLinearMul (ORT qlinear_binary_op.cc, MLAS qlmul.cpp): with ratio = A_scale * B_scale /
-// C_scale in f32, left to right,
-//   C = saturate(round_half_even(ratio * float((A - A_zp) * (B - B_zp))) + C_zp)
-// numpy broadcasting; A, B and C of one type.
-Status qlinear_mul_run(KernelContext& ctx) {
-  QD_ASSIGN_OR_RETURN(const Tensor* a, required_input(ctx, 0, "A"));
-  QD_ASSIGN_OR_RETURN(const Tensor* b, required_input(ctx, 3, "B"));
-  QD_RETURN_IF_ERROR(expect_int8(*a, "A"));
-  if (b->dtype != a->dtype)
-    return invalid_input("inputs 'A' ({}) and 'B' ({}) must have the same dtype", dtype_name(a->dtype),
-                         dtype_name(b->dtype));
-  QD_ASSIGN_OR_RETURN(Grid ga, read_grid(ctx, 1, 2, "A_scale", "A_zero_point", a->dtype));
-  QD_ASSIGN_OR_RETURN(Grid gb, read_grid(ctx, 4, 5, "B_scale", "B_zero_point", a->dtype));
-  QD_ASSIGN_OR_RETURN(Grid gc, read_grid(ctx, 6, 7, "C_scale", "C_zero_point", a->dtype));
-  const float ratio = ga.scale * gb.scale / gc.scale;
-  QD_RETURN_IF_ERROR(check_multiplier(ratio, "A_scale * B_scale / C_scale"));
-  QD_ASSIGN_OR_RETURN(Shape out_shape, broadcast_shapes(a->shape, b->shape, "A", "B"));
-  QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, a->dtype, out_shape));
-  const QuantGrid grid = quant_grid(a->dtype, QuantRange::full);
-  BroadcastCursor cur(out_shape, {&a->shape, &b->shape});
-  for (int64_t e = 0; e < y->numel(); ++e, cur.next()) {
-    const int32_t prod = (int8_value(*a, cur.offset(0)) - ga.zero_point) * (int8_value(*b, cur.offset(1)) - gb.zero_point);
-    const float r = std::nearbyint(ratio * static_cast<float>(prod)) + static_cast<float>(gc.zero_point);
-    store_int8(*y, e, saturate_rounded(r, grid));
-  }
-  return Status::ok();
-}
 
 // QLinearSigmoid and QLinearLeakyRelu (ORT qlinear_activations.cc, qlinear_lookup_table.cc):
 // a 256-entry table, entry q = MlasQuantizeLinear(f(x_scale * (q - x_zp)), y_scale, y_zp);
@@ -723,7 +694,6 @@ class NchwcPoolKernel final : public Kernel {
 }  // namespace
 
 void register_contrib_ops(KernelTable& table) {
-  set_kernel<FunctionKernel<qlinear_mul_run>>(table, OpKind::QLinearMul);
   set_kernel<QLinearAveragePoolKernel>(table, OpKind::QLinearAveragePool);
   set_kernel<QLinearConcatKernel>(table, OpKind::QLinearConcat);
   set_kernel<QLinearLookupKernel<true>>(table, OpKind::QLinearSigmoid);

@@ -393,13 +393,15 @@ class QGemmKernel final : public Kernel {
 
 // ---- element-wise and pooling ------------------------------------------------------------
 
-// com.microsoft QLinearAdd: C = (A_scale * (A - A_zp) + B_scale * (B - B_zp)) / C_scale
-// + C_zp, as its schema writes it, term by term in f32: each operand dequantized
-// (core/quant_math.h dequantize_value), summed, and quantized like ONNX QuantizeLinear
-// (divide, round half to even, add the zero point, saturate). This is exactly the QDQ
-// graph DQ -> Add -> Q. (ORT's MLAS kernel instead folds the scales into two f32 ratios,
-// which can differ at rounding ties.) numpy broadcasting; A and B of the same type.
-Status qlinear_add_run(KernelContext& ctx) {
+// The element-wise QLinear ops of com.microsoft: inputs A, A_scale, A_zero_point, B,
+// B_scale, B_zero_point, C_scale, C_zero_point; A, B and C of one u8/s8 type, parameters
+// per tensor, numpy broadcasting. `code(a, b, grid)` gives C's code from A's and B's.
+struct QLinearBinaryParams {
+  float a_scale, b_scale, c_scale;
+  int32_t a_zp, b_zp, c_zp;
+};
+template <typename Code>
+Status qlinear_binary_run(KernelContext& ctx, Code code) {
   QD_ASSIGN_OR_RETURN(const Tensor* a, required_input(ctx, 0, "A"));
   QD_ASSIGN_OR_RETURN(const Tensor* b, required_input(ctx, 3, "B"));
   QD_RETURN_IF_ERROR(expect_int8(*a, "A"));
@@ -412,16 +414,40 @@ Status qlinear_add_run(KernelContext& ctx) {
   QD_ASSIGN_OR_RETURN(std::vector<int32_t> b_zp, read_zero_points(optional_input(ctx, 5), "B_zero_point", a->dtype));
   QD_ASSIGN_OR_RETURN(std::vector<float> c_scale, read_scales(optional_input(ctx, 6), "C_scale"));
   QD_ASSIGN_OR_RETURN(std::vector<int32_t> c_zp, read_zero_points(optional_input(ctx, 7), "C_zero_point", a->dtype));
+  const QLinearBinaryParams p{a_scale[0], b_scale[0], c_scale[0], a_zp[0], b_zp[0], c_zp[0]};
   QD_ASSIGN_OR_RETURN(Shape out_shape, broadcast_shapes(a->shape, b->shape, "A", "B"));
   QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, a->dtype, out_shape));
   const QuantGrid grid = quant_grid(a->dtype, QuantRange::full);
   BroadcastCursor cur(out_shape, {&a->shape, &b->shape});
-  for (int64_t e = 0; e < y->numel(); ++e, cur.next()) {
-    const float ra = dequantize_value(int8_value(*a, cur.offset(0)), a_scale[0], a_zp[0]);
-    const float rb = dequantize_value(int8_value(*b, cur.offset(1)), b_scale[0], b_zp[0]);
-    store_int8(*y, e, quantize_value(ra + rb, c_scale[0], c_zp[0], grid, Rounding::half_even));
-  }
+  for (int64_t e = 0; e < y->numel(); ++e, cur.next())
+    store_int8(*y, e, code(int8_value(*a, cur.offset(0)), int8_value(*b, cur.offset(1)), p, grid));
   return Status::ok();
+}
+
+// com.microsoft QLinearAdd: C = (A_scale * (A - A_zp) + B_scale * (B - B_zp)) / C_scale
+// + C_zp, as its schema writes it, term by term in f32: each operand dequantized
+// (core/quant_math.h dequantize_value), summed, and quantized like ONNX QuantizeLinear
+// (divide, round half to even, add the zero point, saturate). This is exactly the QDQ
+// graph DQ -> Add -> Q. (ORT's MLAS kernel instead folds the scales into two f32 ratios,
+// which can differ at rounding ties.)
+Status qlinear_add_run(KernelContext& ctx) {
+  return qlinear_binary_run(ctx, [](int32_t qa, int32_t qb, const QLinearBinaryParams& p, QuantGrid grid) {
+    const float ra = dequantize_value(qa, p.a_scale, p.a_zp);
+    const float rb = dequantize_value(qb, p.b_scale, p.b_zp);
+    return quantize_value(ra + rb, p.c_scale, p.c_zp, grid, Rounding::half_even);
+  });
+}
+
+// com.microsoft QLinearMul (ORT qlinear_binary_op.cc, MLAS qlmul.cpp): with ratio =
+// A_scale * B_scale / C_scale in f32, left to right,
+//   C = saturate(round_half_even(ratio * float((A - A_zp) * (B - B_zp))) + C_zp)
+Status qlinear_mul_run(KernelContext& ctx) {
+  return qlinear_binary_run(ctx, [](int32_t qa, int32_t qb, const QLinearBinaryParams& p, QuantGrid grid) {
+    const float ratio = p.a_scale * p.b_scale / p.c_scale;
+    const float r = std::nearbyint(ratio * static_cast<float>((qa - p.a_zp) * (qb - p.b_zp))) +
+                    static_cast<float>(p.c_zp);
+    return saturate_rounded(r, grid);
+  });
 }
 
 // com.microsoft QLinearGlobalAveragePool (ORT qlinear_global_average_pool.cc, MLAS):
@@ -502,6 +528,7 @@ void register_integer_ops(KernelTable& table) {
   set_kernel<ConvIntegerKernel>(table, OpKind::ConvInteger);
   set_kernel<FunctionKernel<matmul_integer_run>>(table, OpKind::MatMulInteger);
   set_kernel<FunctionKernel<qlinear_add_run>>(table, OpKind::QLinearAdd);
+  set_kernel<FunctionKernel<qlinear_mul_run>>(table, OpKind::QLinearMul);
   set_kernel<QLinearGlobalAveragePoolKernel>(table, OpKind::QLinearGlobalAveragePool);
   set_kernel<QGemmKernel>(table, OpKind::QGemm);
 }
