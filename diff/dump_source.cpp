@@ -118,6 +118,34 @@ bool code_type(DType t) { return t == DType::u8 || t == DType::s8 || t == DType:
 
 }  // namespace
 
+Result<std::vector<DumpIndexEntry>> parse_dump_index(std::string_view text, const std::string& label) {
+  QD_ASSIGN_OR_RETURN(ordered_json doc, parse_json_document(text, label));
+  const JsonField root(doc, label);
+  QD_RETURN_IF_ERROR(root.expect_object());
+  QD_ASSIGN_OR_RETURN(std::optional<std::string> schema, root["schema"].optional_string());
+  if (schema && *schema != "qdrift.dump/1")
+    return root["schema"].error(fmt::format("expected \"qdrift.dump/1\", got {:?}", *schema));
+  QD_RETURN_IF_ERROR(root["tensors"].expect_object());
+  std::vector<DumpIndexEntry> out;
+  std::set<std::string> files;
+  for (const auto& [file, entry] : doc["tensors"].items()) {
+    const JsonField f(entry, label, "tensors." + file);
+    if (has_control_character(file)) return f.error("file name has a control character");
+    if (!files.insert(file).second) return f.error("listed twice");
+    if (out.size() >= kMaxDumpFiles) return f.error(fmt::format("more than {} entries", kMaxDumpFiles));
+    DumpIndexEntry e;
+    e.file = file;
+    e.tensor = fs::path(file).stem().string();
+    QD_RETURN_IF_ERROR(read_index_entry(f, &e.tensor, &e.op, &e.dtype, &e.shape, &e.quant));
+    if (has_control_character(e.tensor)) return f["tensor"].error("the tensor name has a control character");
+    if (e.tensor.empty()) return f["tensor"].error("empty tensor name");
+    if (e.quant && e.dtype && !code_type(*e.dtype)) return f["scale"].error("only integer codes (u8, s8, s32) take a scale");
+    if (e.quant && e.dtype) e.quant->zero_point_type = *e.dtype;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 Result<std::unique_ptr<DumpSource>> DumpSource::open(const std::string& dir, const Graph* graph, const Limits& limits) {
   std::unique_ptr<DumpSource> s(new DumpSource());
   s->dir_ = dir;
@@ -151,27 +179,14 @@ Result<std::unique_ptr<DumpSource>> DumpSource::open(const std::string& dir, con
   if (has_index) {
     const std::string path = (fs::path(dir) / "index.json").string();
     QD_ASSIGN_OR_RETURN(std::string text, read_file_bytes(path, int64_t{64} << 20));
-    QD_ASSIGN_OR_RETURN(ordered_json doc, parse_json_document(text, path));
-    const JsonField root(doc, path);
-    QD_RETURN_IF_ERROR(root.expect_object());
-    QD_ASSIGN_OR_RETURN(std::optional<std::string> schema, root["schema"].optional_string());
-    if (schema && *schema != "qdrift.dump/1")
-      return root["schema"].error(fmt::format("expected \"qdrift.dump/1\", got {:?}", *schema));
-    const JsonField tensors = root["tensors"];
-    QD_RETURN_IF_ERROR(tensors.expect_object());
-    for (const auto& [file, entry] : doc["tensors"].items()) {
-      const JsonField f(entry, path, "tensors." + file);
-      if (has_control_character(file)) return f.error("file name has a control character");
-      if (!files.count(file)) return f.error(fmt::format("names {:?}, not a tensor file of the directory", file));
-      if (!listed.insert(file).second) return f.error("listed twice");
+    QD_ASSIGN_OR_RETURN(std::vector<DumpIndexEntry> index, parse_dump_index(text, path));
+    for (DumpIndexEntry& i : index) {
+      if (!files.count(i.file))
+        return invalid_input("{}: tensors.{}: not a tensor file (.npy, .pb) of the directory", path, i.file);
+      listed.insert(i.file);
       Entry e;
-      e.file = (fs::path(dir) / file).string();
-      e.tensor = fs::path(file).stem().string();
-      QD_RETURN_IF_ERROR(read_index_entry(f, &e.tensor, &e.op, &e.dtype, &e.shape, &e.quant));
-      if (has_control_character(e.tensor)) return f["tensor"].error("the tensor name has a control character");
-      if (e.tensor.empty()) return f["tensor"].error("empty tensor name");
-      if (e.quant && e.dtype && !code_type(*e.dtype)) return f["scale"].error("only integer codes (u8, s8, s32) take a scale");
-      if (e.quant && e.dtype) e.quant->zero_point_type = *e.dtype;
+      static_cast<DumpIndexEntry&>(e) = std::move(i);
+      e.path = (fs::path(dir) / e.file).string();
       s->entries_.push_back(std::move(e));
     }
   }
@@ -181,7 +196,8 @@ Result<std::unique_ptr<DumpSource>> DumpSource::open(const std::string& dir, con
   std::sort(rest.begin(), rest.end(), natural_less);
   for (const std::string& f : rest) {
     Entry e;
-    e.file = (fs::path(dir) / f).string();
+    e.file = f;
+    e.path = (fs::path(dir) / f).string();
     e.tensor = fs::path(f).stem().string();
     s->entries_.push_back(std::move(e));
   }
@@ -201,7 +217,7 @@ Result<std::unique_ptr<DumpSource>> DumpSource::open(const std::string& dir, con
     for (Entry& e : s->entries_) {
       e.value = graph->find_value(e.tensor);
       if (e.value == kNoValue || order[static_cast<size_t>(e.value)] < 0)
-        return invalid_input("{}: holds {:?}, which no node of {} produces", e.file, e.tensor, graph->source_path);
+        return invalid_input("{}: holds {:?}, which no node of {} produces", e.path, e.tensor, graph->source_path);
       s->produced_[static_cast<size_t>(e.value)] = true;
     }
     std::stable_sort(s->entries_.begin(), s->entries_.end(), [&](const Entry& a, const Entry& b) {
@@ -234,20 +250,20 @@ Result<std::unique_ptr<DumpSource>> DumpSource::open(const std::string& dir, con
 
 Status DumpSource::check(const Entry& e, const Tensor& t) const {
   if (e.dtype && *e.dtype != t.dtype)
-    return invalid_input("{}: index.json says {}, the file holds {}", e.file, dtype_name(*e.dtype), dtype_name(t.dtype));
+    return invalid_input("{}: index.json says {}, the file holds {}", e.path, dtype_name(*e.dtype), dtype_name(t.dtype));
   if (e.shape && *e.shape != t.shape)
-    return invalid_input("{}: index.json says shape {}, the file holds {}", e.file, shape_str(*e.shape), shape_str(t.shape));
+    return invalid_input("{}: index.json says shape {}, the file holds {}", e.path, shape_str(*e.shape), shape_str(t.shape));
   if (graph_) {
     const Value& v = graph_->value(e.value);
     if (v.has_shape && shape_is_known(v.shape) && v.shape != t.shape && layout_matches(v.shape, t.shape).empty())
-      return invalid_input("{}: holds shape {}, but {} gives {:?} shape {}", e.file, shape_str(t.shape),
+      return invalid_input("{}: holds shape {}, but {} gives {:?} shape {}", e.path, shape_str(t.shape),
                            graph_->source_path, e.tensor, shape_str(v.shape));
   }
   if (e.quant) {
-    if (!code_type(t.dtype)) return invalid_input("{}: a scale in index.json, but the file holds {}", e.file, dtype_name(t.dtype));
+    if (!code_type(t.dtype)) return invalid_input("{}: a scale in index.json, but the file holds {}", e.path, dtype_name(t.dtype));
     const QuantParams& q = *e.quant;
     if (q.is_per_axis() && (q.axis >= t.rank() || t.shape[static_cast<size_t>(q.axis)] != static_cast<int64_t>(q.scale.size())))
-      return invalid_input("{}: {} scales in index.json do not fit axis {} of shape {}", e.file, q.scale.size(), q.axis,
+      return invalid_input("{}: {} scales in index.json do not fit axis {} of shape {}", e.path, q.scale.size(), q.axis,
                            shape_str(t.shape));
   }
   return Status::ok();
@@ -256,7 +272,7 @@ Status DumpSource::check(const Entry& e, const Tensor& t) const {
 Status DumpSource::run(const Observer& observer) const {
   const Graph& g = graph();
   for (const Entry& e : entries_) {
-    QD_ASSIGN_OR_RETURN(Tensor t, read_tensor_file(e.file, limits_));
+    QD_ASSIGN_OR_RETURN(Tensor t, read_tensor_file(e.path, limits_));
     QD_RETURN_IF_ERROR(check(e, t));
     if (e.quant) {
       t.quant = e.quant;

@@ -31,6 +31,20 @@ namespace qdrift {
 
 inline constexpr size_t kMaxDumpFiles = 8192;
 
+// One entry of a dump's index.json: a file and what it holds.
+struct DumpIndexEntry {
+  std::string file;                  // file name inside the directory
+  std::string tensor;                // tensor name (default: the file name without extension)
+  std::string op;
+  std::optional<DType> dtype;
+  std::optional<Shape> shape;
+  std::optional<QuantParams> quant;  // for integer codes
+};
+
+// Parses index.json (schema qdrift.dump/1), entries in file order; errors name `label` and
+// the field. Does not look at the files.
+Result<std::vector<DumpIndexEntry>> parse_dump_index(std::string_view text, const std::string& label);
+
 class DumpSource final : public TensorSource {
  public:
   // `graph` (may be null) must outlive the source.
@@ -42,13 +56,8 @@ class DumpSource final : public TensorSource {
   size_t tensor_count() const { return entries_.size(); }
 
  private:
-  struct Entry {
-    std::string file;                  // path
-    std::string tensor;                // name
-    std::string op;
-    std::optional<DType> dtype;        // from index.json
-    std::optional<Shape> shape;
-    std::optional<QuantParams> quant;  // for integer codes
+  struct Entry : DumpIndexEntry {
+    std::string path;
     ValueId value = kNoValue;
   };
   DumpSource() = default;

@@ -26,6 +26,7 @@ constexpr double kGridBonus = 0.1;    // both on the reference's grid (quantized
 constexpr double kShapeBonus = 0.02;  // the very same shape (a reshape of it holds the same values too)
 constexpr double kOrderWeight = 0.1;
 constexpr double kDistinctMargin = 0.05;  // a runner-up this far behind leaves no doubt
+constexpr double kCopyCosine = 0.9999;    // an other tensor this close to a paired one holds the same values
 
 // Fixed sample positions in a tensor of n elements: all of them for small tensors, else one
 // per stride at a pseudo-random offset (so channel periods do not alias).
@@ -293,6 +294,21 @@ Status map_by_structure_and_value(const Executor& ref, std::span<const Tensor> r
     if (chosen_of_other[static_cast<size_t>(c.other)] != static_cast<int64_t>(i))
       runner_up_other[static_cast<size_t>(c.other)] = std::max(runner_up_other[static_cast<size_t>(c.other)], c.evidence);
   }
+
+  // Copies: an other tensor left over that holds a chosen reference tensor's very values
+  // (ONNX Runtime's QLinearConv output in NHWC and the Transpose of it back to NCHW) pairs
+  // with that reference tensor too, so that both are measured.
+  std::vector<size_t> copies;
+  for (size_t i : by_score) {
+    const Candidate& c = candidates[i];
+    int64_t& co = chosen_of_other[static_cast<size_t>(c.other)];
+    if (co >= 0 || chosen_of_ref[static_cast<size_t>(c.ref)] < 0 || c.cosine < kCopyCosine) continue;
+    const Candidate& partner = candidates[static_cast<size_t>(chosen_of_ref[static_cast<size_t>(c.ref)])];
+    if (partner.structural != c.structural) continue;
+    co = static_cast<int64_t>(i);
+    copies.push_back(i);
+  }
+  chosen.insert(chosen.end(), copies.begin(), copies.end());
 
   std::unordered_set<std::string> paired_ref_names, paired_other_names;
   for (size_t i : chosen) {

@@ -48,6 +48,12 @@ cat > "$corpus/fuzz_mapping_rules/seed_rules.json" <<'JSON'
            {"ref": "concat_out", "other": ["branch_a", "branch_b"]}],
  "patterns": [{"ref": "^(.*)\\.quantized$", "other": "$1"}, {"ref": "^conv(\\d{1,3})_out$", "other": "conv$1/int8"}]}
 JSON
+mkdir -p "$corpus/fuzz_dump_index"
+cat > "$corpus/fuzz_dump_index/seed_index.json" <<'JSON'
+{"schema": "qdrift.dump/1", "model": "m.onnx", "executor": "int8",
+ "tensors": {"quantize_out_0.npy": {"tensor": "quantize/out/0", "node": "q0", "op": "Quantize", "output_index": 0, "dtype": "u8", "shape": [1, 32, 32, 3], "scale": 0.0187, "zero_point": 114},
+             "conv2d_0.tmp_1.npy": {"tensor": "conv2d_0.tmp_1", "dtype": "s8", "shape": [1, 16, 4, 4], "scale": [0.1, 0.2], "zero_point": [0, 0], "axis": 1}}}
+JSON
 mkdir -p "$corpus/fuzz_budget_json"
 cat > "$corpus/fuzz_budget_json/seed_budget.json" <<'JSON'
 {"schema": "qdrift.budget/1",
