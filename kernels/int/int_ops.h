@@ -10,9 +10,15 @@
 
 namespace qdrift::intk {
 
-// Factories of the oracle's QConv and QMatMul kernels (entries of int_kernel_table()).
+// Factories of the oracle's QConv and QMatMul kernels (entries of int_kernel_table()):
+// blocked loops over channels-last int32 operands, weights arranged once
+// (int_qconv_blocked.cpp).
 Result<std::unique_ptr<Kernel>> create_qconv(const Graph& g, const Node& n, const ExecOptions& options);
 Result<std::unique_ptr<Kernel>> create_qmatmul(const Graph& g, const Node& n, const ExecOptions& options);
+// The same ops as direct loops, one output element at a time (int_qconv.cpp): the simple
+// form the blocked one is checked against (int_simple_kernel_table()).
+Result<std::unique_ptr<Kernel>> create_qconv_simple(const Graph& g, const Node& n, const ExecOptions& options);
+Result<std::unique_ptr<Kernel>> create_qmatmul_simple(const Graph& g, const Node& n, const ExecOptions& options);
 
 // Per-channel parameters of a Requantize node: scale s_x/s_y (one f32 division each) and
 // the two zero points, all of the same length, over `layout`.

@@ -1,6 +1,8 @@
-// int_qconv.cpp: the integer oracle's QConv and QMatMul: direct loops, exact int32
-// accumulation of (x - zp_x) * (w - zp_w), then the epilogue of core/lowered_ops.h one f32
-// step at a time. Obviously right first; no blocking, no vectorization on purpose.
+// int_qconv.cpp: the simple form of the integer oracle's QConv and QMatMul: direct loops,
+// exact int32 accumulation of (x - zp_x) * (w - zp_w), then the epilogue of
+// core/lowered_ops.h one f32 step at a time. Obviously right first; no blocking, no
+// vectorization on purpose. The oracle table runs the blocked form (int_qconv_blocked.cpp),
+// which tests compare with this one byte for byte.
 #include <algorithm>
 #include <array>
 #include <memory>
@@ -229,10 +231,10 @@ class QMatMulKernel final : public Kernel {
 
 }  // namespace
 
-Result<std::unique_ptr<Kernel>> create_qconv(const Graph& g, const Node& n, const ExecOptions& options) {
+Result<std::unique_ptr<Kernel>> create_qconv_simple(const Graph& g, const Node& n, const ExecOptions& options) {
   return QConvKernel::create(g, n, options);
 }
-Result<std::unique_ptr<Kernel>> create_qmatmul(const Graph& g, const Node& n, const ExecOptions& options) {
+Result<std::unique_ptr<Kernel>> create_qmatmul_simple(const Graph& g, const Node& n, const ExecOptions& options) {
   return QMatMulKernel::create(g, n, options);
 }
 
