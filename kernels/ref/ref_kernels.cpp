@@ -13,6 +13,7 @@ KernelTable make_ref_table(bool fast) {
   ref::register_elementwise_ops(table);
   ref::register_shape_ops(table);
   ref::register_quant_ops(table);
+  ref::register_contrib_ops(table);
   if (fast) ref::register_fast_nn_ops(table);
   return table;
 }
