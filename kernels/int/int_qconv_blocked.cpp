@@ -186,6 +186,25 @@ inline void multiply_add(uint32_t* __restrict acc, int32_t x, const int32_t* __r
   for (int64_t j = 0; j < n; ++j) acc[j] += xv * static_cast<uint32_t>(w[j]);
 }
 
+// A kTileRows x kTileChannels block of sums kept in registers over the whole input-channel
+// loop: acc_q[j0 + j] += sum_ic x_q[x0 + ic] * w[ic * ldw + j] (the same integers, added
+// in another order, which uint32 arithmetic does not see).
+constexpr int64_t kTileRows = 4;
+constexpr int64_t kTileChannels = 16;
+[[gnu::always_inline]] inline void tile_multiply_add(uint32_t* const* acc, const int32_t* const* x, int64_t x0,
+                                                     const int32_t* w, int64_t ldw, int64_t cg, int64_t j0) {
+  uint32_t t[kTileRows][kTileChannels] = {};
+  for (int64_t ic = 0; ic < cg; ++ic) {
+    const int32_t* wr = w + ic * ldw;
+    for (int64_t q = 0; q < kTileRows; ++q) {
+      const uint32_t xv = static_cast<uint32_t>(x[q][x0 + ic]);
+      for (int64_t j = 0; j < kTileChannels; ++j) t[q][j] += xv * static_cast<uint32_t>(wr[j]);
+    }
+  }
+  for (int64_t q = 0; q < kTileRows; ++q)
+    for (int64_t j = 0; j < kTileChannels; ++j) acc[q][j0 + j] += t[q][j];
+}
+
 // One output row (n, oz, oy) of a QConv: everything conv_row needs, fixed per run.
 struct ConvRows {
   const BlockEpilogue& epilogue;
@@ -228,21 +247,38 @@ __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4"))) vo
             if (iy < 0 || iy >= in[1]) continue;
             for (int64_t kx = 0; kx < k[2]; ++kx) {
               const int64_t tap = (kz * k[1] + ky) * k[2] + kx;
+              // The positions this tap reaches, and where their input pixel is.
+              int64_t nv = 0;
+              uint32_t* rows_acc[kPositions];
+              const int32_t* rows_x[kPositions];
               for (int64_t q = 0; q < np; ++q) {
                 const int64_t ix = (ox0 + q) * s[2] - p[2] + kx * d[2];
                 if (ix < 0 || ix >= in[2]) continue;
-                const int32_t* xpix = ximg + ((iz * in[1] + iy) * in[2] + ix) * r.C;
-                uint32_t* a = acc + q * bc;
-                if (r.depthwise) {
-                  const int32_t* wt = r.wp + tap * r.M + c0;
-                  const int32_t* xv = xpix + c0;
-                  for (int64_t j = 0; j < nc; ++j) a[j] += static_cast<uint32_t>(xv[j]) * static_cast<uint32_t>(wt[j]);
-                } else {
-                  const int32_t* wt = r.wp + ((grp * r.taps + tap) * r.cg) * r.mg + c0;
-                  const int32_t* xg = xpix + grp * r.cg;
-                  for (int64_t ic = 0; ic < r.cg; ++ic) multiply_add(a, xg[ic], wt + ic * r.mg, nc);
-                }
+                rows_acc[nv] = acc + q * bc;
+                rows_x[nv++] = ximg + ((iz * in[1] + iy) * in[2] + ix) * r.C;
               }
+              if (r.depthwise) {
+                const int32_t* wt = r.wp + tap * r.M + c0;
+                for (int64_t q = 0; q < nv; ++q) {
+                  const int32_t* xv = rows_x[q] + c0;
+                  uint32_t* a = rows_acc[q];
+                  for (int64_t j = 0; j < nc; ++j) a[j] += static_cast<uint32_t>(xv[j]) * static_cast<uint32_t>(wt[j]);
+                }
+                continue;
+              }
+              const int32_t* wt = r.wp + ((grp * r.taps + tap) * r.cg) * r.mg + c0;
+              int64_t q = 0;
+              for (; q + kTileRows <= nv; q += kTileRows) {  // register tiles, then the channels left
+                int64_t j = 0;
+                for (; j + kTileChannels <= nc; j += kTileChannels)
+                  tile_multiply_add(rows_acc + q, rows_x + q, grp * r.cg, wt + j, r.mg, r.cg, j);
+                for (int64_t t = q; t < q + kTileRows; ++t)
+                  for (int64_t ic = 0; ic < r.cg; ++ic)
+                    multiply_add(rows_acc[t] + j, rows_x[t][grp * r.cg + ic], wt + ic * r.mg + j, nc - j);
+              }
+              for (; q < nv; ++q)
+                for (int64_t ic = 0; ic < r.cg; ++ic)
+                  multiply_add(rows_acc[q], rows_x[q][grp * r.cg + ic], wt + ic * r.mg, nc);
             }
           }
         }
@@ -289,17 +325,8 @@ class BlockedQConvKernel final : public Kernel {
     y->quant = ctx.graph.value(ctx.node.outputs[0]).quant;
     epilogue_.bind(ctx, y, geo.out_channels);
 
-    std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, d{1, 1, 1}, p{0, 0, 0};
-    const int r = geo.spatial_rank();
-    for (int i = 0; i < r; ++i) {
-      const size_t a = static_cast<size_t>(3 - r + i), j = static_cast<size_t>(i);
-      in[a] = geo.in_spatial[j];
-      out[a] = geo.out_spatial[j];
-      k[a] = geo.kernel[j];
-      s[a] = geo.strides[j];
-      d[a] = geo.dilations[j];
-      p[a] = geo.pads_begin[j];
-    }
+    const Conv3dShape g3 = conv_3d(geo);
+    const auto &in = g3.in, &out = g3.out, &k = g3.k, &s = g3.s, &d = g3.d, &p = g3.p;
     const int64_t C = geo.in_channels, M = geo.out_channels, G = geo.group;
     const int64_t cg = geo.in_channels_per_group(), mg = geo.out_channels_per_group();
     const int64_t in_plane = in[0] * in[1] * in[2], out_plane = out[0] * out[1] * out[2];
