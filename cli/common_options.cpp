@@ -1,11 +1,14 @@
 #include "cli/common_options.h"
 
-#include "core/act_scales.h"
-
 #include <chrono>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <xxhash.h>
 
+#include "core/onnx_loader.h"
+
+#include "core/act_scales.h"
 #include "kernels/int/int_kernels.h"
 #include "kernels/onednn/onednn_kernels.h"
 #include "kernels/ref/ref_kernels.h"
@@ -77,6 +80,16 @@ const KernelTable& kernel_table_for(std::string_view executor) {
   if (executor == "int8") return onednn_kernel_table();
   if (executor == "oracle") return int_kernel_table();
   return ref_kernel_table();
+}
+
+Result<Graph> load_model(const std::string& path, const LoadOptions& options, ModelRecord* record) {
+  QD_ASSIGN_OR_RETURN(std::string bytes, read_file_bytes(path, options.limits.max_file_bytes));
+  QD_ASSIGN_OR_RETURN(Graph g, load_onnx_bytes(bytes, path, options));
+  record->path = path;
+  record->xxh64 = fmt::format("{:016x}", XXH64(bytes.data(), bytes.size(), 0));
+  record->opset = g.opset;
+  record->nodes = static_cast<int64_t>(g.nodes.size());
+  return g;
 }
 
 double ms_since(std::chrono::steady_clock::time_point t) {

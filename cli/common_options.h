@@ -16,6 +16,8 @@
 
 #include "core/executor.h"
 #include "core/int8_policy.h"
+#include "core/onnx_loader.h"
+#include "diff/report.h"
 
 namespace CLI {
 class App;
@@ -37,6 +39,10 @@ Result<std::map<std::string, float>> calibrate_act_scales(const Graph& model, co
 
 // "ref" and "fp32" -> the reference kernels, "int8" -> oneDNN, "oracle" -> the integer oracle.
 const KernelTable& kernel_table_for(std::string_view executor);
+
+// Reads the model file once: its bytes are both hashed into `record` (path, xxh64, opset,
+// node count) and parsed.
+Result<Graph> load_model(const std::string& path, const LoadOptions& options, ModelRecord* record);
 
 // Milliseconds since t.
 double ms_since(std::chrono::steady_clock::time_point t);

@@ -5,12 +5,10 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <xxhash.h>
 
 #include "cli/common_options.h"
 #include "cli/inputs.h"
 #include "core/lower.h"
-#include "core/act_scales.h"
 #include "core/onnx_loader.h"
 #include "core/passes.h"
 #include "core/tensor_io.h"
@@ -93,17 +91,6 @@ CLI::App* add_diff_command(CLI::App& app, DiffOptions& o) {
 }
 
 namespace {
-
-// Reads the model file once: its bytes are both hashed for the report and parsed.
-Result<Graph> load_model(const std::string& path, const LoadOptions& options, ModelRecord* record) {
-  QD_ASSIGN_OR_RETURN(std::string bytes, read_file_bytes(path, options.limits.max_file_bytes));
-  QD_ASSIGN_OR_RETURN(Graph g, load_onnx_bytes(bytes, path, options));
-  record->path = path;
-  record->xxh64 = fmt::format("{:016x}", XXH64(bytes.data(), bytes.size(), 0));
-  record->opset = g.opset;
-  record->nodes = static_cast<int64_t>(g.nodes.size());
-  return g;
-}
 
 std::string reference_label(const FakeQuantOptions& f) {
   if (f.range == QuantRange::full && f.rounding == Rounding::half_even) return "ref";
@@ -285,7 +272,9 @@ Result<Report> make_diff_report(const DiffOptions& o) {
   const OnednnRuntimeInfo onednn = onednn_runtime_info();
   add_nonfinite_input_hint(report);
   add_kernel_drift_hint(report, {"oneDNN " + onednn.version, onednn.isa, onednn.int8_vnni});
-  add_cause_hints(report, {.ref = &model, .other = &other.graph, .policy = other.policy ? &*other.policy : nullptr,
+  add_cause_hints(report, {.source = other_source,
+                           .other = &other.graph,
+                           .policy = other.policy ? &*other.policy : nullptr,
                            .fake_quant = o.fake_quant});
   report.timings.total_ms = ms_since(start);
   return report;

@@ -1,11 +1,10 @@
 #include "core/lower.h"
 
-#include "core/act_scales.h"
-
 #include <algorithm>
 
 #include <fmt/format.h>
 
+#include "core/act_scales.h"
 #include "core/lower/lowering.h"
 
 namespace qdrift {

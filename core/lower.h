@@ -13,6 +13,8 @@
 //   fuse_conv_sum    ... Conv -> Add(., DQ(skip)) -> [act] -> Q                          => QConv + sum post-op
 //   fold_batchnorm   Conv -> BatchNormalization folded into re-quantized weights (weights=requantize)
 //   fuse_matmul      DQ(x) -> Gemm/MatMul(DQ(w) const, bias) -> [act] -> Q               => QMatMul
+//   int8_add         DQ(a) + DQ(b) -> [Relu|Clip] -> Q                                  => QAdd (activation fused)
+//   int8_pool        DQ -> GlobalAveragePool -> Q                                        => QGlobalAveragePool
 //   int8_passthrough DQ -> MaxPool|Reshape|Flatten|Transpose|Squeeze|Unsqueeze|Concat -> Q on int8 codes
 //   insert_quantize  Q of a float tensor                                                 => Quantize (quantize/out/N)
 //   fold_requantize  DQ -> Q with other parameters                                       => Requantize (requantize/out/N)

@@ -46,6 +46,8 @@ namespace qdrift {
   X(Gather, "", "Gather")                                    \
   X(Cast, "", "Cast")                                        \
   X(ReduceMean, "", "ReduceMean")                            \
+  X(Erf, "", "Erf")                                          \
+  X(LayerNormalization, "", "LayerNormalization")            \
   X(QuantizeLinear, "", "QuantizeLinear")                    \
   X(DequantizeLinear, "", "DequantizeLinear")                \
   X(QLinearConv, "", "QLinearConv")                          \

@@ -74,8 +74,21 @@ KernelCheck compare_kernels(const Tensor& runtime, const Tensor& oracle, const Q
   return k;
 }
 
-SideRecord side_record(const Graph& g, const Node& node, ValueId v, const Tensor& t, const QuantParams* q) {
-  SideRecord s = describe_side(t, q);
+SideRecord side_record(const Graph& g, const Node& node, ValueId v, const Tensor& t, const QuantParams* q,
+                       bool describe) {
+  SideRecord s;
+  if (describe) {
+    s = describe_side(t, q);
+  } else {
+    s.dtype = t.dtype;
+    s.shape = t.shape;
+    if (q) {
+      s.quantized = true;
+      s.scale = q->scale;
+      s.zero_point = q->zero_point;
+      s.axis = q->axis;
+    }
+  }
   s.tensor = g.value(v).name;
   s.node = node.name;
   s.op = node.op_type;
@@ -164,14 +177,20 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
   const Graph& ga = ref.graph();
   const Graph& gb = other.graph();
   const Clock::time_point t_map = Clock::now();
-  std::vector<bool> other_produced(gb.values.size());
-  for (size_t v = 0; v < gb.values.size(); ++v) other_produced[v] = other.produces(static_cast<ValueId>(v));
-  Mapping mapping = map_tensors(ga, gb, options.rules, options.other_derives_from_ref, &other_produced);
-  if (!options.other_derives_from_ref && options.map_by_value) {
-    ValueMatchOptions value_options;
-    value_options.use_structure = options.use_structure;
-    QD_RETURN_IF_ERROR(map_by_structure_and_value(ref, ref_inputs, other, mapping, value_options));
+  std::optional<Mapping> fresh;
+  std::optional<Mapping>& made = options.mapping_cache ? *options.mapping_cache : fresh;
+  if (!made) {
+    std::vector<bool> other_produced(gb.values.size());
+    for (size_t v = 0; v < gb.values.size(); ++v) other_produced[v] = other.produces(static_cast<ValueId>(v));
+    Mapping mapping = map_tensors(ga, gb, options.rules, options.other_derives_from_ref, &other_produced);
+    if (!options.other_derives_from_ref && options.map_by_value) {
+      ValueMatchOptions value_options;
+      value_options.use_structure = options.use_structure;
+      QD_RETURN_IF_ERROR(map_by_structure_and_value(ref, ref_inputs, other, mapping, value_options));
+    }
+    made = std::move(mapping);
   }
+  const Mapping& mapping = *made;
   double measure_ms = ms_between(t_map, Clock::now());
 
   // Which pairs each tensor takes part in.
@@ -199,7 +218,7 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
     Kept k;
     k.grid = tensor_grid(ga, v, &t);
     const QuantParams* q = k.grid ? &*k.grid : nullptr;
-    k.side = side_record(ga, node, v, t, q);
+    k.side = side_record(ga, node, v, t, q, options.describe_sides);
     k.real = real_values(t, q);
     k.pending = pairs_of_ref[static_cast<size_t>(v)].size();
     kept[static_cast<size_t>(v)] = std::move(k);
@@ -207,6 +226,7 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
   });
   if (!ref_run) return ref_run.status();
   report.timings.ref_ms = ms_between(t_ref, Clock::now());
+  if (options.ref_outputs) *options.ref_outputs = std::move(*ref_run);
 
   // The kernel check runs the other side's graph: keep its paired tensors by value id.
   std::vector<std::optional<Tensor>> check(gb.values.size());
@@ -224,14 +244,22 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
   std::vector<PairRecord> records(mapping.pairs.size());
   std::vector<bool> measured(mapping.pairs.size(), false);
   int64_t top1_agree = 0, top1_rows_total = 0;
+  // The other side's graph outputs, as they are produced (a TensorSource returns none).
+  std::vector<int> other_output_index(gb.values.size(), -1);
+  if (options.other_outputs) {
+    options.other_outputs->assign(gb.outputs.size(), Tensor{});
+    for (size_t k = 0; k < gb.outputs.size(); ++k) other_output_index[static_cast<size_t>(gb.outputs[k])] = static_cast<int>(k);
+  }
   const Status other_run = other.run([&](const Node& node, size_t index, const Value&, const Tensor& t) {
     const Clock::time_point t0 = Clock::now();
     const ValueId o = node.outputs[index];
+    if (options.other_outputs && other_output_index[static_cast<size_t>(o)] >= 0)
+      (*options.other_outputs)[static_cast<size_t>(other_output_index[static_cast<size_t>(o)])] = t;
     const std::vector<size_t>& mine = pairs_of_other[static_cast<size_t>(o)];
     if (mine.empty()) return;
     const std::optional<QuantParams> grid = tensor_grid(gb, o, &t);
     const QuantParams* q = grid ? &*grid : nullptr;
-    const SideRecord side = side_record(gb, node, o, t, q);
+    const SideRecord side = side_record(gb, node, o, t, q, options.describe_sides);
     const Tensor real = real_values(t, q);
     KernelCheck kc;
     if (std::optional<Tensor>& c = check[static_cast<size_t>(o)]) {
@@ -289,7 +317,7 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
                     r.other.tensor, shape_str(r.other.shape), shape_str(r.ref.shape));
     report.unmatched.push_back({"ref", r.ref.tensor, r.ref.node, r.ref.op, reason});
   }
-  for (UnmatchedRecord& u : mapping.unmatched) report.unmatched.push_back(std::move(u));
+  for (const UnmatchedRecord& u : mapping.unmatched) report.unmatched.push_back(u);
   report.thresholds = options.thresholds;
   report.first_divergence = -1;
   for (size_t i = 0; i < report.pairs.size(); ++i)

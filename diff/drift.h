@@ -15,6 +15,7 @@
 #include <span>
 
 #include "core/executor.h"
+#include "diff/mapping.h"
 #include "diff/mapping_rules.h"
 #include "diff/report.h"
 #include "diff/tensor_source.h"
@@ -29,6 +30,16 @@ struct DriftOptions {
   // oneDNN), run on other_inputs; each paired tensor of the other side is then compared
   // with it element by element (PairRecord::has_kernel_check).
   const Executor* kernel_check = nullptr;
+  // Optional: receive each side's graph outputs as its executor returns them (qdrift eval
+  // ranks the classes of both without running them again).
+  std::vector<Tensor>* ref_outputs = nullptr;
+  std::vector<Tensor>* other_outputs = nullptr;
+  // Optional, for many runs of the same two executors (qdrift eval): the tensor mapping is
+  // made on the first call, kept here, and reused.
+  std::optional<Mapping>* mapping_cache = nullptr;
+  // false: SideRecord gets names, dtype, shape and grid but no statistics or saturation
+  // counts (qdrift eval aggregates the drift measures only).
+  bool describe_sides = true;
   // For a second model or a dump: complete the mapping by structure and value after names
   // and rules (diff/mapping_value.h; both sides then run once more). use_structure false:
   // by value and execution order only (a dump without its graph).

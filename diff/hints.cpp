@@ -120,27 +120,26 @@ class Graphs {
     return it == other_nodes_.end() ? nullptr : it->second;
   }
   const Graph* other() const { return c_.other; }
-  const Graph* ref() const { return c_.ref; }
   // A source tensor's real values: a constant, or DequantizeLinear of a constant.
   std::optional<Tensor> source_real(const std::string& name) const {
-    if (!c_.ref) return std::nullopt;
-    const ValueId v = c_.ref->find_value(name);
+    if (!c_.source) return std::nullopt;
+    const ValueId v = c_.source->find_value(name);
     if (v == kNoValue) return std::nullopt;
-    if (const Tensor* t = constant_tensor(*c_.ref, v)) return real_values_of(*t, nullptr);
-    const Node* dq = c_.ref->producer(v);
+    if (const Tensor* t = constant_tensor(*c_.source, v)) return real_values_of(*t, nullptr);
+    const Node* dq = c_.source->producer(v);
     if (!dq || dq->kind != OpKind::DequantizeLinear) return std::nullopt;
-    const Tensor* codes = constant_tensor(*c_.ref, dq->input(0));
-    auto q = qdq_node_params(*c_.ref, *dq);
+    const Tensor* codes = constant_tensor(*c_.source, dq->input(0));
+    auto q = qdq_node_params(*c_.source, *dq);
     if (!codes || !q || !q->has_value()) return std::nullopt;
     return dequantize_tensor(*codes, **q);
   }
   // The source weights' quantization (DequantizeLinear of a constant).
   std::optional<QuantParams> source_quant(const std::string& name) const {
-    if (!c_.ref) return std::nullopt;
-    const ValueId v = c_.ref->find_value(name);
-    const Node* dq = v == kNoValue ? nullptr : c_.ref->producer(v);
+    if (!c_.source) return std::nullopt;
+    const ValueId v = c_.source->find_value(name);
+    const Node* dq = v == kNoValue ? nullptr : c_.source->producer(v);
     if (!dq || dq->kind != OpKind::DequantizeLinear) return std::nullopt;
-    auto q = qdq_node_params(*c_.ref, *dq);
+    auto q = qdq_node_params(*c_.source, *dq);
     if (!q || !q->has_value()) return std::nullopt;
     return **q;
   }
@@ -393,7 +392,7 @@ bool float_op(const Node& n) {
   switch (n.kind) {
     case OpKind::QConv: case OpKind::QMatMul: case OpKind::QAdd: case OpKind::Quantize: case OpKind::Dequantize:
     case OpKind::Requantize: case OpKind::QuantizeLinear: case OpKind::DequantizeLinear: case OpKind::QLinearConv:
-    case OpKind::QLinearMatMul: case OpKind::QLinearAdd:
+    case OpKind::QLinearMatMul: case OpKind::QLinearAdd: case OpKind::QGlobalAveragePool:
       return false;
     default:
       return true;

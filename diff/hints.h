@@ -3,7 +3,7 @@
 //
 //   add_nonfinite_input_hint(report);                 // NaN/Inf fed in: say so, at the first pair it reaches
 //   add_kernel_drift_hint(report, {"2.6.3", "avx2", false});
-//   add_cause_hints(report, {.ref = &model, .other = &lowered, .policy = &policy});
+//   add_cause_hints(report, {.source = &model, .other = &lowered, .policy = &policy});
 //   for (const CauseHint& c : report.causes) fmt::print("{} at pair {} ({})\n", c.cause, c.pair, c.knob);
 //
 // Each rule labels the first pair with its signature and counts the others alike
@@ -38,7 +38,8 @@ void add_kernel_drift_hint(Report& report, const KernelInfo& kernels);
 
 // What the cause rules read beyond the report.
 struct CauseContext {
-  const Graph* ref = nullptr;          // the reference model (the graph the report's ref side ran)
+  const Graph* source = nullptr;       // the model the other side was made from (MODEL, or MODEL2 with
+                                       // --other): the graph its provenance names refer to
   const Graph* other = nullptr;        // the other side's graph: our lowering, or a second model
   const Int8Policy* policy = nullptr;  // set when `other` is our lowering of `ref` under it
   FakeQuantOptions fake_quant;         // the reference's QuantizeLinear (--fake-range, --fake-rounding)

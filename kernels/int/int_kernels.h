@@ -32,7 +32,7 @@ inline constexpr std::array<OpKind, 7> kLoweredInt8Kinds = {
 
 // Every other op a lowered graph may hold: both int8 tables register the reference
 // kernel for each, explicitly (a kind missing here stays unsupported, never falls back).
-inline constexpr std::array<OpKind, 60> kLoweredRefKinds = {
+inline constexpr std::array<OpKind, 62> kLoweredRefKinds = {
     OpKind::Conv,          OpKind::Gemm,           OpKind::MatMul,        OpKind::BatchNormalization,
     OpKind::Relu,          OpKind::LeakyRelu,      OpKind::Clip,          OpKind::HardSigmoid,
     OpKind::HardSwish,     OpKind::Sigmoid,        OpKind::Tanh,          OpKind::Add,
@@ -43,7 +43,7 @@ inline constexpr std::array<OpKind, 60> kLoweredRefKinds = {
     OpKind::Shape,         OpKind::Gather,         OpKind::Cast,          OpKind::ReduceMean,
     OpKind::QuantizeLinear, OpKind::DequantizeLinear, OpKind::QLinearConv, OpKind::QLinearMatMul,
     OpKind::ConvInteger,   OpKind::MatMulInteger,  OpKind::QLinearAdd,    OpKind::QLinearGlobalAveragePool,
-    OpKind::QGemm,
+    OpKind::QGemm,         OpKind::Erf,            OpKind::LayerNormalization,
     // ONNX Runtime's contrib ops (a second model saved by ORT): the reference kernels
     OpKind::DynamicQuantizeLinear, OpKind::MsQLinearConv, OpKind::QLinearMul, OpKind::QLinearAveragePool,
     OpKind::QLinearConcat, OpKind::QLinearSigmoid, OpKind::QLinearLeakyRelu, OpKind::QLinearSoftmax,

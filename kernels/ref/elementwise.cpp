@@ -73,6 +73,10 @@ Status tanh_op(KernelContext& ctx) {
   return map_f32(ctx, [](float x) { return std::tanh(x); });
 }
 
+Status erf_op(KernelContext& ctx) {
+  return map_f32(ctx, [](float x) { return std::erf(x); });
+}
+
 // min/max written so NaN propagates (comparisons with NaN are false).
 inline float clamp01(float v) {
   v = v > 1.0f ? 1.0f : v;
@@ -396,6 +400,7 @@ void register_elementwise_ops(KernelTable& table) {
   set_kernel<FunctionKernel<&hard_swish>>(table, OpKind::HardSwish);
   set_kernel<FunctionKernel<&sigmoid>>(table, OpKind::Sigmoid);
   set_kernel<FunctionKernel<&tanh_op>>(table, OpKind::Tanh);
+  set_kernel<FunctionKernel<&erf_op>>(table, OpKind::Erf);
   set_kernel<BinaryKernel<BinaryOp::add>>(table, OpKind::Add);
   set_kernel<BinaryKernel<BinaryOp::sub>>(table, OpKind::Sub);
   set_kernel<BinaryKernel<BinaryOp::mul>>(table, OpKind::Mul);

@@ -521,6 +521,102 @@ class SoftmaxKernel final : public Kernel {
   int64_t axis_ = -1;
 };
 
+// ---- LayerNormalization ----------------------------------------------------------------
+
+// LayerNormalization-17: each row of the dimensions from `axis` on is normalised,
+// y = (x - mean) / sqrt(var + epsilon) * Scale + B, the mean and the (biased) variance
+// summed in double in row-major order (stash_type 1: float statistics). Scale and B
+// broadcast to the normalised shape. Optional outputs Mean and InvStdDev have the input's
+// rank with the normalised dimensions set to 1.
+class LayerNormKernel final : public Kernel {
+ public:
+  static Result<std::unique_ptr<Kernel>> create(const Graph&, const Node& node, const ExecOptions&) {
+    auto k = std::unique_ptr<LayerNormKernel>(new LayerNormKernel());
+    QD_ASSIGN_OR_RETURN(k->axis_, checked_attr_int(node, "axis", -1));
+    k->epsilon_ = node.attr_float("epsilon", 1e-5f);
+    if (!(k->epsilon_ >= 0.f) || !std::isfinite(k->epsilon_))
+      return invalid_input("attribute 'epsilon' is {}: expected a finite value >= 0", k->epsilon_);
+    QD_ASSIGN_OR_RETURN(int64_t stash, checked_attr_int(node, "stash_type", 1));
+    if (stash != 1) return unsupported("attribute 'stash_type' {} (only 1, float statistics, is supported)", stash);
+    return std::unique_ptr<Kernel>(std::move(k));
+  }
+
+  Status run(KernelContext& ctx) override {
+    QD_ASSIGN_OR_RETURN(const Tensor* x, required_input(ctx, 0, "X"));
+    QD_ASSIGN_OR_RETURN(const Tensor* scale, required_input(ctx, 1, "Scale"));
+    const Tensor* bias = optional_input(ctx, 2);
+    QD_RETURN_IF_ERROR(expect_dtype(*x, DType::f32, "X"));
+    QD_RETURN_IF_ERROR(expect_dtype(*scale, DType::f32, "Scale"));
+    if (bias) {
+      QD_RETURN_IF_ERROR(expect_dtype(*bias, DType::f32, "B"));
+    }
+    QD_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(axis_, x->rank(), "attribute 'axis'"));
+    const Shape inner_shape(x->shape.begin() + axis, x->shape.end());
+    if (!broadcasts_to(scale->shape, inner_shape))
+      return invalid_input("input 'Scale' {} does not broadcast to the normalised shape {}", shape_str(scale->shape),
+                           shape_str(inner_shape));
+    if (bias && !broadcasts_to(bias->shape, inner_shape))
+      return invalid_input("input 'B' {} does not broadcast to the normalised shape {}", shape_str(bias->shape),
+                           shape_str(inner_shape));
+    const int64_t inner = shape_numel(inner_shape);
+    const int64_t outer = inner > 0 ? x->numel() / inner : 0;
+    // Scale and B expanded to one value per normalised element.
+    auto expand = [&](const Tensor& t) {
+      std::vector<float> v(static_cast<size_t>(inner));
+      const size_t lead = inner_shape.size() - t.shape.size();
+      for (int64_t i = 0; i < inner; ++i) {
+        int64_t rem = i, src = 0, stride = 1;
+        for (size_t d = inner_shape.size(); d-- > 0;) {
+          const int64_t c = rem % inner_shape[d];
+          rem /= inner_shape[d];
+          if (d >= lead) {
+            const int64_t td = t.shape[d - lead];
+            src += (td == 1 ? 0 : c) * stride;
+            stride *= td;
+          }
+        }
+        v[static_cast<size_t>(i)] = t.data<float>()[src];
+      }
+      return v;
+    };
+    const std::vector<float> gamma = expand(*scale);
+    const std::vector<float> beta = bias ? expand(*bias) : std::vector<float>(static_cast<size_t>(inner), 0.f);
+    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, DType::f32, x->shape));
+    Shape stat_shape = x->shape;
+    for (size_t d = static_cast<size_t>(axis); d < stat_shape.size(); ++d) stat_shape[d] = 1;
+    Tensor* mean_out = nullptr;
+    Tensor* inv_out = nullptr;
+    if (output_requested(ctx, 1)) {
+      QD_ASSIGN_OR_RETURN(mean_out, ctx.allocate(1, DType::f32, stat_shape));
+    }
+    if (output_requested(ctx, 2)) {
+      QD_ASSIGN_OR_RETURN(inv_out, ctx.allocate(2, DType::f32, stat_shape));
+    }
+    const float* xp = x->data<float>();
+    float* yp = y->data<float>();
+    for (int64_t r = 0; r < outer; ++r) {
+      const float* row = xp + r * inner;
+      double sum = 0.0;
+      for (int64_t i = 0; i < inner; ++i) sum += row[i];
+      const double mean = sum / static_cast<double>(inner);
+      double sq = 0.0;
+      for (int64_t i = 0; i < inner; ++i) sq += (row[i] - mean) * (row[i] - mean);
+      const double inv = 1.0 / std::sqrt(sq / static_cast<double>(inner) + static_cast<double>(epsilon_));
+      for (int64_t i = 0; i < inner; ++i)
+        yp[r * inner + i] = static_cast<float>((row[i] - mean) * inv * gamma[static_cast<size_t>(i)] +
+                                               beta[static_cast<size_t>(i)]);
+      if (mean_out) mean_out->data<float>()[r] = static_cast<float>(mean);
+      if (inv_out) inv_out->data<float>()[r] = static_cast<float>(inv);
+    }
+    return Status::ok();
+  }
+
+ private:
+  LayerNormKernel() = default;
+  int64_t axis_ = -1;
+  float epsilon_ = 1e-5f;
+};
+
 // ---- ReduceMean -------------------------------------------------------------------------
 
 // y = float(sum / count) per output element, the sum over the reduced elements in
@@ -592,6 +688,7 @@ void register_nn_ops(KernelTable& table) {
   set_kernel<PoolKernel<PoolKind::max>>(table, OpKind::MaxPool);
   set_kernel<SoftmaxKernel>(table, OpKind::Softmax);
   set_kernel<ReduceMeanKernel>(table, OpKind::ReduceMean);
+  set_kernel<LayerNormKernel>(table, OpKind::LayerNormalization);
 }
 
 }  // namespace qdrift::ref
