@@ -780,6 +780,7 @@ int bench_main(const Options& opts, const char* argv0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_memory_for_reuse();  // as the qdrift CLI does
   Options o;
   CLI::App app{"bench_diff: run_drift's cost beyond its executors (time, and peak memory per fresh process), "
                "as ratios measured in one run"};

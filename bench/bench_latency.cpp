@@ -328,7 +328,9 @@ struct OrtResult {
   std::string optimized_ops;                 // op counts of ORT's optimized graph
 };
 
-Result<OrtResult> time_ort(const Options& o, const Model& m, const std::string& dir, int runs, bool profile) {
+// `opt`: "all" (ORT's own int8 graph) or "disabled" (the QDQ graph as written, in fp32).
+Result<OrtResult> time_ort(const Options& o, const Model& m, const std::string& dir, int runs, bool profile,
+                           const char* opt = "all") {
   const fs::path script(o.ort_script);
   if (!fs::exists(script)) return unsupported("{} not found", o.ort_script);
   if (!fs::exists(script.parent_path() / "node_modules" / "onnxruntime-node"))
@@ -338,6 +340,7 @@ Result<OrtResult> time_ort(const Options& o, const Model& m, const std::string& 
                                 shell_quote(o.node), shell_quote(o.ort_script), shell_quote(m.qdq_path),
                                 shell_quote(m.input_path), bench::kImageSize, bench::kImageSize, o.threads, runs,
                                 shell_quote(out_path));
+  cmd += fmt::format(" --opt {}", opt);
   if (profile) cmd += " --profile " + shell_quote(dir + "/ort_profile");
   const auto [text, status] = run_command(cmd);
   // The result is the last line that parses as a JSON object.
@@ -859,6 +862,17 @@ int bench_main(const Options& o, const char* argv0) {
   };
   if (!run("ref (QDQ, ref table)", *qdq, ref_kernel_table(), o.slow_runs)) return kExitInternal;
   if (!run("fp32 (strip_qdq, ref)", fp32, ref_kernel_table(), o.slow_runs)) return kExitInternal;
+  // ONNX Runtime with graph optimizations off runs the same QDQ graph in fp32 (the same
+  // fake-quant simulation as the reference): the baseline of ref/ORT-no-opt.
+  std::optional<OrtResult> ort_noopt;
+  std::string ort_noopt_skipped = o.ort ? "" : "--no-ort";
+  if (o.ort) {
+    auto r = time_ort(o, m, dir, o.runs, false, "disabled");
+    if (r)
+      ort_noopt = std::move(*r);
+    else
+      ort_noopt_skipped = r.status().message();
+  }
   // int8 and ONNX Runtime alternate, round by round, so that both see the same load.
   OrtRounds ort_rounds(o.ort);
   std::optional<OrtResult>& ort = ort_rounds.result;
@@ -902,6 +916,19 @@ int bench_main(const Options& o, const char* argv0) {
   } else {
     fmt::print("ort: skipped: {}\n", ort_skipped);
   }
+  if (ort_noopt) {
+    fmt::print("{}  = {} ref  = {} fp32\n", stats_line("ort " + ort_noopt->version + " (no opts)", ort_noopt->stats),
+               ratio(ort_noopt->stats.median_ms, ref.stats.median_ms),
+               ratio(ort_noopt->stats.median_ms, f32.stats.median_ms));
+    const double rr = ref.stats.median_ms / ort_noopt->stats.median_ms;
+    const double rf = f32.stats.median_ms / ort_noopt->stats.median_ms;
+    fmt::print("ref/ORT-no-opt = {:.2f}x, fp32/ORT-no-opt = {:.2f}x at {} threads (medians; min/min {:.2f}x, {:.2f}x): "
+               "target <= 1.50x {}\n",
+               rr, rf, o.threads, ref.stats.min_ms / ort_noopt->stats.min_ms, f32.stats.min_ms / ort_noopt->stats.min_ms,
+               rr <= 1.5 && rf <= 1.5 ? "MET" : "MISSED");
+  } else {
+    fmt::print("ort (no opts): skipped: {}\n", ort_noopt_skipped);
+  }
   fmt::print("\nprocess CPU time per run (user+sys, all threads; at --threads 1 the latency without waits for a\n"
              "core, the robust number on a busy machine; with more threads it includes spin-waiting):\n");
   for (const Timed& r : results)
@@ -912,6 +939,12 @@ int bench_main(const Options& o, const char* argv0) {
                ratio(ort->cpu.median_ms, ref.cpu.median_ms), ratio(ort->cpu.median_ms, f32.cpu.median_ms));
     fmt::print("int8 (onednn) / ort = {:.2f}x in CPU time at {} threads (medians; min/min {:.2f}x)\n",
                int8.cpu.median_ms / ort->cpu.median_ms, o.threads, int8.cpu.min_ms / ort->cpu.min_ms);
+  }
+  if (ort_noopt) {
+    fmt::print("{}  = {} ref  = {} fp32\n", stats_line("ort " + ort_noopt->version + " (no opts)", ort_noopt->cpu),
+               ratio(ort_noopt->cpu.median_ms, ref.cpu.median_ms), ratio(ort_noopt->cpu.median_ms, f32.cpu.median_ms));
+    fmt::print("ref/ORT-no-opt = {:.2f}x, fp32/ORT-no-opt = {:.2f}x in CPU time at {} threads (medians)\n",
+               ref.cpu.median_ms / ort_noopt->cpu.median_ms, f32.cpu.median_ms / ort_noopt->cpu.median_ms, o.threads);
   }
 
   // The timings mean something only if the executors computed the same network.
@@ -948,6 +981,7 @@ int bench_main(const Options& o, const char* argv0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_memory_for_reuse();  // as the qdrift CLI does
   Options o;
   CLI::App app{"bench_latency: qdrift's executors (ref, fp32, int8 oneDNN, integer oracle) and ONNX Runtime on a "
                "MobileNetV2 QDQ model, as ratios measured in one run"};

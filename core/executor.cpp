@@ -1,5 +1,9 @@
 #include "core/executor.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <fmt/format.h>
 
 namespace qdrift {
@@ -180,6 +184,13 @@ Result<std::vector<Tensor>> Executor::run(std::span<const Tensor> inputs, const 
     result.push_back(*t);  // a graph output may also be an input or initializer: copy
   }
   return result;
+}
+
+void keep_freed_memory_for_reuse() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 }
 
 }  // namespace qdrift

@@ -122,4 +122,11 @@ class Executor {
 // Checks one runtime input against the graph's declaration (dtype, rank, known dims).
 Status check_input(const Value& declared, const Tensor& given);
 
+// Tells the C library to keep freed memory for reuse instead of returning it to the system
+// (glibc: no mmap below 32 MB, no trimming below 1 GB). Executors allocate and free every
+// tensor on every run; with the default policy each run page-faults its tensors back in,
+// which cost the reference executor 2-3x its compute on MobileNetV2 (docs/benchmarks.md).
+// Process-wide, so called by main() of the tools, not by the library. No-op elsewhere.
+void keep_freed_memory_for_reuse();
+
 }  // namespace qdrift

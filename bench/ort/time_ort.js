@@ -3,7 +3,7 @@
 // model; called by bench_latency as a subprocess. Prints one JSON line on stdout.
 //
 //   node bench/ort/time_ort.js --model m.onnx --input x.f32 --shape 1,3,224,224 \
-//        --threads 2 --runs 20 [--output y.f32] [--profile /tmp/dir/prefix]
+//        --threads 2 --runs 20 [--output y.f32] [--profile /tmp/dir/prefix] [--opt all|disabled]
 //
 // --input is raw little-endian float32 for the model's only input; --output receives the
 // first output of the last run, raw float32. Session creation and one warm-up run are
@@ -12,6 +12,9 @@
 // second session with ORT's profiler runs the same number of times and the JSON gains
 // "profile_ms": kernel time per op type per run. "optimized_ops" counts the op types of
 // the graph ORT actually executes (its optimized model, read back from disk).
+// --opt disabled turns every graph optimization off: ORT then runs the QDQ graph as written,
+// in fp32 between QuantizeLinear/DequantizeLinear (the same fake-quant simulation as
+// qdrift's reference), which is the baseline of the reference's speed.
 'use strict';
 
 const fs = require('fs');
@@ -19,7 +22,7 @@ const os = require('os');
 const path = require('path');
 
 function parseArgs(argv) {
-  const a = {threads: 1, runs: 20};
+  const a = {threads: 1, runs: 20, opt: 'all'};
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
     if (i + 1 >= argv.length) throw new Error(`missing value for ${argv[i]}`);
@@ -30,6 +33,7 @@ function parseArgs(argv) {
   }
   a.threads = parseInt(a.threads, 10);
   a.runs = parseInt(a.runs, 10);
+  if (a.opt !== 'all' && a.opt !== 'disabled') throw new Error(`--opt must be all or disabled, not ${a.opt}`);
   a.shape = a.shape.split(',').map((d) => parseInt(d, 10));
   return a;
 }
@@ -101,7 +105,7 @@ async function main() {
   const optimizedPath = path.join(tmp, 'optimized.onnx');
   const options = {
     executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: a.opt,
     intraOpNumThreads: a.threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
@@ -125,6 +129,7 @@ async function main() {
   const result = {
     ort_version: ort.env.versions.node,
     threads: a.threads,
+    opt: a.opt,
     first_ms: firstMs,
     runs_ms: runsMs,
     cpu_ms: cpuMs,

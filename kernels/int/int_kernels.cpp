@@ -256,14 +256,14 @@ class QGlobalAveragePoolKernel final : public Kernel {
   intk::QPoolParams p_;
 };
 
-KernelTable make_int_table() {
+KernelTable make_int_table(bool blocked) {
   KernelTable table;
-  table.name = "int";
+  table.name = blocked ? "int" : "int-simple";
   table.factories[static_cast<size_t>(OpKind::Quantize)] = &QuantizeKernel::create;
   table.factories[static_cast<size_t>(OpKind::Dequantize)] = &DequantizeKernel::create;
   table.factories[static_cast<size_t>(OpKind::Requantize)] = &RequantizeKernel::create;
-  table.factories[static_cast<size_t>(OpKind::QConv)] = &intk::create_qconv;
-  table.factories[static_cast<size_t>(OpKind::QMatMul)] = &intk::create_qmatmul;
+  table.factories[static_cast<size_t>(OpKind::QConv)] = blocked ? &intk::create_qconv : &intk::create_qconv_simple;
+  table.factories[static_cast<size_t>(OpKind::QMatMul)] = blocked ? &intk::create_qmatmul : &intk::create_qmatmul_simple;
   table.factories[static_cast<size_t>(OpKind::QAdd)] = &intk::create_qadd;
   table.factories[static_cast<size_t>(OpKind::QGlobalAveragePool)] = &intk::create_qglobal_average_pool;
   register_lowered_ref_kinds(table);
@@ -364,7 +364,12 @@ void register_lowered_ref_kinds(KernelTable& table) {
 }
 
 const KernelTable& int_kernel_table() {
-  static const KernelTable table = make_int_table();
+  static const KernelTable table = make_int_table(true);
+  return table;
+}
+
+const KernelTable& int_simple_kernel_table() {
+  static const KernelTable table = make_int_table(false);
   return table;
 }
 

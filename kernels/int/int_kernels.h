@@ -21,6 +21,9 @@
 namespace qdrift {
 
 const KernelTable& int_kernel_table();
+// The same table with the simple, one-output-at-a-time QConv/QMatMul loops the blocked ones
+// of int_kernel_table() are tested against (bit-identical by construction: exact integers).
+const KernelTable& int_simple_kernel_table();
 
 // The lowered int8 ops themselves: every int8 table must provide its own kernel for these.
 inline constexpr std::array<OpKind, 7> kLoweredInt8Kinds = {

@@ -4,17 +4,44 @@
 
 #include <cmath>
 #include <limits>
+#include <array>
 #include <memory>
 #include <vector>
 
 #include "core/executor.h"
+#include "core/op_attrs.h"
 #include "kernels/int/int_common.h"
 
 namespace qdrift::intk {
 
-// Factories of the oracle's QConv and QMatMul kernels (entries of int_kernel_table()).
+// A conv's spatial axes padded to three (depth, height, width) with size-1 leading axes.
+struct Conv3dShape {
+  std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, d{1, 1, 1}, p{0, 0, 0};
+};
+inline Conv3dShape conv_3d(const ConvGeometry& geo) {
+  Conv3dShape g;
+  const int r = geo.spatial_rank();
+  for (int i = 0; i < r; ++i) {
+    const size_t a = static_cast<size_t>(3 - r + i), b = static_cast<size_t>(i);
+    g.in[a] = geo.in_spatial[b];
+    g.out[a] = geo.out_spatial[b];
+    g.k[a] = geo.kernel[b];
+    g.s[a] = geo.strides[b];
+    g.d[a] = geo.dilations[b];
+    g.p[a] = geo.pads_begin[b];
+  }
+  return g;
+}
+
+// Factories of the oracle's QConv and QMatMul kernels (entries of int_kernel_table()):
+// blocked loops over channels-last int32 operands, weights arranged once
+// (int_qconv_blocked.cpp).
 Result<std::unique_ptr<Kernel>> create_qconv(const Graph& g, const Node& n, const ExecOptions& options);
 Result<std::unique_ptr<Kernel>> create_qmatmul(const Graph& g, const Node& n, const ExecOptions& options);
+// The same ops as direct loops, one output element at a time (int_qconv.cpp): the simple
+// form the blocked one is checked against (int_simple_kernel_table()).
+Result<std::unique_ptr<Kernel>> create_qconv_simple(const Graph& g, const Node& n, const ExecOptions& options);
+Result<std::unique_ptr<Kernel>> create_qmatmul_simple(const Graph& g, const Node& n, const ExecOptions& options);
 
 // Per-channel parameters of a Requantize node: scale s_x/s_y (one f32 division each) and
 // the two zero points, all of the same length, over `layout`.

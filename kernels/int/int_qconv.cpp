@@ -1,6 +1,8 @@
-// int_qconv.cpp: the integer oracle's QConv and QMatMul: direct loops, exact int32
-// accumulation of (x - zp_x) * (w - zp_w), then the epilogue of core/lowered_ops.h one f32
-// step at a time. Obviously right first; no blocking, no vectorization on purpose.
+// int_qconv.cpp: the simple form of the integer oracle's QConv and QMatMul: direct loops,
+// exact int32 accumulation of (x - zp_x) * (w - zp_w), then the epilogue of
+// core/lowered_ops.h one f32 step at a time. Obviously right first; no blocking, no
+// vectorization on purpose. The oracle table runs the blocked form (int_qconv_blocked.cpp),
+// which tests compare with this one byte for byte.
 #include <algorithm>
 #include <array>
 #include <memory>
@@ -133,17 +135,8 @@ class QConvKernel final : public Kernel {
       for (int64_t j = 0; j < w_per_oc; ++j) wc_[static_cast<size_t>(oc * w_per_oc + j)] -= zp_w[static_cast<size_t>(oc)];
 
     // Spatial dims padded to 3 (depth, height, width) with size-1 leading axes.
-    std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, d{1, 1, 1}, p{0, 0, 0};
-    const int r = geo.spatial_rank();
-    for (int i = 0; i < r; ++i) {
-      const size_t a = static_cast<size_t>(3 - r + i), b = static_cast<size_t>(i);
-      in[a] = geo.in_spatial[b];
-      out[a] = geo.out_spatial[b];
-      k[a] = geo.kernel[b];
-      s[a] = geo.strides[b];
-      d[a] = geo.dilations[b];
-      p[a] = geo.pads_begin[b];
-    }
+    const Conv3dShape g3 = conv_3d(geo);
+    const auto &in = g3.in, &out = g3.out, &k = g3.k, &s = g3.s, &d = g3.d, &p = g3.p;
     const int64_t cg = geo.in_channels_per_group(), mg = geo.out_channels_per_group();
     const int64_t in_plane = in[0] * in[1] * in[2], out_plane = out[0] * out[1] * out[2];
     for (int64_t nb = 0; nb < geo.batch; ++nb)
@@ -229,10 +222,10 @@ class QMatMulKernel final : public Kernel {
 
 }  // namespace
 
-Result<std::unique_ptr<Kernel>> create_qconv(const Graph& g, const Node& n, const ExecOptions& options) {
+Result<std::unique_ptr<Kernel>> create_qconv_simple(const Graph& g, const Node& n, const ExecOptions& options) {
   return QConvKernel::create(g, n, options);
 }
-Result<std::unique_ptr<Kernel>> create_qmatmul(const Graph& g, const Node& n, const ExecOptions& options) {
+Result<std::unique_ptr<Kernel>> create_qmatmul_simple(const Graph& g, const Node& n, const ExecOptions& options) {
   return QMatMulKernel::create(g, n, options);
 }
 

@@ -36,7 +36,7 @@ template <typename Op>
 Status map_f32(KernelContext& ctx, Op op) {
   QD_ASSIGN_OR_RETURN(const Tensor* x, required_input(ctx, 0));
   QD_RETURN_IF_ERROR(expect_f32(ctx, 0, *x));
-  QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, DType::f32, x->shape));
+  QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, DType::f32, x->shape));
   const float* px = x->data<float>();
   float* py = y->data<float>();
   for (int64_t i = 0, n = x->numel(); i < n; ++i) py[i] = op(px[i]);
@@ -52,7 +52,7 @@ Status relu(KernelContext& ctx) {
   if (x->dtype == DType::boolean || x->dtype == DType::undefined)
     return invalid_input("input '{}' has dtype {}; Relu takes f32 or integers", input_name(ctx, 0),
                          dtype_name(x->dtype));
-  QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, x->dtype, x->shape));
+  QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, x->dtype, x->shape));
   dispatch_dtype(x->dtype, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (!std::is_same_v<T, bool>) {
@@ -179,7 +179,7 @@ class ClipKernel final : public Kernel {
       QD_ASSIGN_OR_RETURN(lo, bound<T>(ctx, 1, lo));
       QD_ASSIGN_OR_RETURN(hi, bound<T>(ctx, 2, hi));
     }
-    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, x.dtype, x.shape));
+    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, x.dtype, x.shape));
     const T* px = x.data<T>();
     T* py = y->data<T>();
     for (int64_t i = 0, n = x.numel(); i < n; ++i) {
@@ -246,7 +246,7 @@ class BinaryKernel final : public Kernel {
     if (!out)
       return invalid_input("inputs '{}' {} and '{}' {} do not broadcast", input_name(ctx, 0), shape_str(a->shape),
                            input_name(ctx, 1), shape_str(b->shape));
-    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, a->dtype, *out));
+    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, a->dtype, *out));
     const BroadcastMap map(*out, {&a->shape, &b_shape});
     Status status;
     dispatch_dtype(a->dtype, [&](auto tag) {

@@ -103,7 +103,7 @@ class QuantizeLinearKernel final : public Kernel {
                            dtype_name(p.zero_point_type));
     const QuantGrid grid = quant_grid(p.zero_point_type, ctx.options.fake_quant.range);
     const Rounding rounding = ctx.options.fake_quant.rounding;
-    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, p.zero_point_type, x->shape));
+    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, p.zero_point_type, x->shape));
     quantize_tensor_into(*x, p, grid, rounding, *y);
     return Status::ok();
   }
@@ -136,7 +136,7 @@ class DequantizeLinearKernel final : public Kernel {
         if (p.zero_point[c] != 0)
           return invalid_input("zero point '{}' is {} at index {}: an s32 input takes zero point 0",
                                input_name(ctx, 2), p.zero_point[c], c);
-    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, DType::f32, x->shape));
+    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, DType::f32, x->shape));
     dequantize_tensor_into(*x, p, *y);
     return Status::ok();
   }

@@ -295,6 +295,9 @@ TEST(RefConv, MatchesNaiveConvolutionAndIsThreadCountIndependent) {
   NodeCase c{OpKind::Conv, kOpset};
   c.inputs = {make<float>({N, C, H, W}, x), make<float>({M, C / G, K, K}, w), make<float>({M}, b)};
   c.attrs = {{"group", G}, {"strides", Ints{S, S}}, {"pads", Ints{P, P, P, P}}, {"dilations", Ints{D, D}}};
+  // Bit-identical across thread counts is the naive kernel's promise (double accumulation in
+  // index order); the fast one is compared with it in ref_fast_test.cpp.
+  c.table = &ref_naive_kernel_table();
   const int saved = omp_get_max_threads();
   omp_set_num_threads(1);
   Shape shape;
@@ -351,6 +354,7 @@ TEST(RefConv, RandomGeometriesMatchNaiveLoops) {
     NodeCase c{OpKind::Conv, kOpset};
     c.inputs = {make<float>(xs, x), make<float>(ws, w), make<float>({M}, b)};
     c.attrs = {{"group", group}, {"strides", strides}, {"dilations", dilations}, {"pads", pads}};
+    c.table = &ref_naive_kernel_table();  // 1e-6 is double accumulation; the fast kernel: ref_fast_test.cpp
     auto res = run_node(c);
     if (too_big) {
       ASSERT_FALSE(res) << "iteration " << iter;

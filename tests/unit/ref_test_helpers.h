@@ -49,6 +49,8 @@ struct NodeCase {
   size_t outputs = 1;  // node outputs "out0", "out1", ..., all graph outputs
   // Inputs given as initializers instead of graph inputs (kernels then see them as constants).
   bool inputs_as_initializers = false;
+  // The table that runs it: the reference (fast Conv/Gemm/MatMul) unless a test says otherwise.
+  const KernelTable* table = &ref_kernel_table();
 };
 
 // The one-node graph of `c`; the runtime inputs are appended to `feeds`.
@@ -95,12 +97,12 @@ inline NodeCase node_case(OpKind kind, std::vector<std::optional<Tensor>> inputs
   return c;
 }
 
-// Builds the one-node graph and runs it through Executor with ref_kernel_table(). A
+// Builds the one-node graph and runs it through Executor with c.table. A
 // failure carries the executor's status (node name prefixed), from kernel creation or run.
 inline Result<std::vector<Tensor>> run_node(const NodeCase& c) {
   std::vector<Tensor> feeds;
   const Graph g = node_case_graph(c, feeds);
-  auto ex = Executor::create(g, ref_kernel_table(), c.options);
+  auto ex = Executor::create(g, *c.table, c.options);
   if (!ex) return ex.status();
   return ex->run(feeds);
 }
@@ -156,11 +158,11 @@ inline std::string compare_tensors(const Tensor& got, const Tensor& want, double
 }
 
 // Runs every test_data_set_* of one ONNX backend test folder (model.onnx, input_*.pb,
-// output_*.pb) through load_onnx and the reference executor.
-inline ::testing::AssertionResult run_node_test_dir(const fs::path& dir) {
+// output_*.pb) through load_onnx and the reference executor (or `table`).
+inline ::testing::AssertionResult run_node_test_dir(const fs::path& dir, const KernelTable& table = ref_kernel_table()) {
   auto graph = load_onnx((dir / "model.onnx").string());
   if (!graph) return ::testing::AssertionFailure() << "load: " << graph.status().message();
-  auto ex = Executor::create(*graph, ref_kernel_table());
+  auto ex = Executor::create(*graph, table);
   if (!ex) return ::testing::AssertionFailure() << "create: " << ex.status().message();
   int sets = 0;
   for (int s = 0; fs::is_directory(dir / fmt::format("test_data_set_{}", s)); ++s, ++sets) {
