@@ -81,7 +81,8 @@ namespace qdrift {
   X(Requantize, "qdrift", "Requantize")                      \
   X(QConv, "qdrift", "QConv")                                \
   X(QMatMul, "qdrift", "QMatMul")                            \
-  X(QAdd, "qdrift", "QAdd")
+  X(QAdd, "qdrift", "QAdd")                                  \
+  X(QGlobalAveragePool, "qdrift", "QGlobalAveragePool")
 
 enum class OpKind : uint16_t {
 #define QDRIFT_OP_ENUM(name, domain, type) name,

@@ -23,8 +23,9 @@ namespace qdrift {
 const KernelTable& int_kernel_table();
 
 // The lowered int8 ops themselves: every int8 table must provide its own kernel for these.
-inline constexpr std::array<OpKind, 6> kLoweredInt8Kinds = {OpKind::Quantize, OpKind::Dequantize, OpKind::Requantize,
-                                                           OpKind::QConv,    OpKind::QMatMul,    OpKind::QAdd};
+inline constexpr std::array<OpKind, 7> kLoweredInt8Kinds = {
+    OpKind::Quantize, OpKind::Dequantize, OpKind::Requantize,        OpKind::QConv,
+    OpKind::QMatMul,  OpKind::QAdd,       OpKind::QGlobalAveragePool};
 
 // Every other op a lowered graph may hold: both int8 tables register the reference
 // kernel for each, explicitly (a kind missing here stays unsupported, never falls back).
