@@ -385,11 +385,14 @@ class QLinearSoftmaxKernel final : public Kernel {
           sum += e[static_cast<size_t>(j)];
         }
         if (sum == 0.0f) continue;  // ORT leaves such a row unwritten; the reference writes zeros
+        if (!std::isfinite(sum))
+          return invalid_input("X_scale {} overflows the softmax table (a row sums to {})", in.scale, sum);
         for (int64_t j = 0; j < d; ++j) {
-          const int32_t q =
-              static_cast<int32_t>(std::nearbyint((e[static_cast<size_t>(j)] * y_scale_inv) / sum)) + out.zero_point;
-          const int64_t at = base + j * inner;
-          store_int8(*y, at, std::min(q, grid.qmax));
+          // v >= 0; a v past the top code (or NaN from an infinite 1 / Y_scale) caps at qmax
+          const float v = std::nearbyint((e[static_cast<size_t>(j)] * y_scale_inv) / sum);
+          const int32_t q = v < static_cast<float>(grid.qmax - out.zero_point) ? static_cast<int32_t>(v) + out.zero_point
+                                                                                 : grid.qmax;
+          store_int8(*y, base + j * inner, q);
         }
       }
     return Status::ok();
