@@ -9,6 +9,7 @@
 //   if (diff->parsed()) status = diff_command(opts);
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,9 +36,16 @@ struct DiffOptions {
   Thresholds thresholds;
   size_t rows = 40;                      // table rows on screen, 0 = all
   std::string json_path;                 // the report (qdrift.report/1)
+  std::string save_tensors_dir;          // every paired tensor of both sides as .npy ("" = none)
 };
 
 CLI::App* add_diff_command(CLI::App& app, DiffOptions& options);
 Status diff_command(const DiffOptions& options);
+
+// The report of `qdrift diff` without printing or writing anything (the GUI's live mode runs
+// this in a background thread). `on_paired_tensor`, when set, sees every paired tensor of
+// both sides as it is produced (DriftOptions::on_paired_tensor).
+using PairedTensorSink = std::function<void(bool ref_side, const Node& node, size_t output_index, const Value& value, const Tensor& tensor)>;
+Result<Report> diff_report(const DiffOptions& options, const PairedTensorSink& on_paired_tensor = {});
 
 }  // namespace qdrift::cli

@@ -11,6 +11,7 @@
 // pair they belong to has been measured, then freed.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <span>
 
@@ -28,6 +29,9 @@ struct DriftOptions {
   // oneDNN), run on other_inputs; each paired tensor of the other side is then compared
   // with it element by element (PairRecord::has_kernel_check).
   const Executor* kernel_check = nullptr;
+  // Optional: called with every paired tensor of each side as it is produced (row-major,
+  // native dtype), e.g. to save it (qdrift diff --save-tensors) or keep it (the GUI).
+  std::function<void(bool ref_side, const Node& node, size_t output_index, const Value& value, const Tensor& tensor)> on_paired_tensor;
 };
 
 // Fills report.pairs, unmatched, first_divergence, top1_agreement, thresholds and the
