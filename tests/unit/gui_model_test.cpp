@@ -219,6 +219,22 @@ TEST(GuiInspector, LoadsTensorsLazilyAndReportsMissingFiles) {
   EXPECT_NE(third.pair_view().error.find("shape [12]"), std::string::npos) << third.pair_view().error;
 }
 
+TEST(GuiInspector, ExportsTheReportShownAsJson) {
+  TempDir dir("gui_model");
+  Inspector in;
+  EXPECT_FALSE(in.export_json(dir.path("none.json")).is_ok());  // nothing shown yet
+  Report live = four_pairs();
+  live.pairs[2].ref.tensor = "renamed";
+  in.show_report(live, nullptr, "live: x");
+  ASSERT_TRUE(in.export_json(dir.path("x.json")).is_ok());
+  auto back = read_report_json(dir.path("x.json"), Limits{});
+  ASSERT_TRUE(back) << back.status().message();
+  ASSERT_EQ(back->pairs.size(), 4u);
+  EXPECT_EQ(back->pairs[2].ref.tensor, "renamed");
+  EXPECT_EQ(back->first_divergence, 1);
+  EXPECT_FALSE(in.export_json(dir.path("no/such/dir/x.json")).is_ok());
+}
+
 TEST(GuiInspector, MarksPairsChangedByALiveRun) {
   Inspector in;
   Report a = four_pairs();
