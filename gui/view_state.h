@@ -14,10 +14,11 @@ namespace qdrift::gui {
 enum class Tab : uint8_t { tensor, mapping, causes, policy, count_ };
 inline constexpr const char* kTabNames[] = {"tensor", "mapping", "causes", "policy"};
 
-// One heatmap texture and what it holds (re-uploaded when the pair or channel changes).
+// One heatmap texture and what it holds (re-uploaded when the pair view is rebuilt: another
+// pair, channel or report).
 struct PlaneTexture {
   unsigned id = 0;          // OpenGL texture name, 0 = none yet
-  int64_t pair = -1, channel = -1;
+  uint64_t generation = 0;  // PairView::generation uploaded
   int width = 0, height = 0;
 };
 

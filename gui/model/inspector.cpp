@@ -164,6 +164,7 @@ Result<Tensor> Inspector::load_side(const SideRecord& side, bool ref_side) const
 
 void Inspector::build_view() {
   view_ = PairView{};
+  view_.generation = ++view_generation_;
   view_valid_ = true;
   if (!report_ || selected_ < 0) return;
   const PairRecord& p = report_->pairs[static_cast<size_t>(selected_)];

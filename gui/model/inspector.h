@@ -38,6 +38,7 @@ struct TensorStore {
 // --save-tensors) only the report's own numbers exist; `error` says why tensors are missing
 // when they should be there.
 struct PairView {
+  uint64_t generation = 0;              // new with every rebuild (selection, channel, new report)
   int64_t pair = -1;
   bool has_tensors = false;
   std::string error;                    // loading failed: one line naming the file
@@ -104,6 +105,7 @@ class Inspector {
   int64_t channel_ = -1;                        // -1: the worst channel of the pair
   PairView view_;
   bool view_valid_ = false;
+  uint64_t view_generation_ = 0;
   std::vector<bool> changed_;
 };
 

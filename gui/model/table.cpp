@@ -12,9 +12,9 @@ namespace qdrift::gui {
 namespace {
 
 constexpr std::string_view kColumnNames[] = {
-    "#",        "ref tensor", "other tensor", "method",    "ref dtype", "other dtype", "ref avg",
-    "ref min",  "ref max",    "ref argmax",   "other avg", "other min", "other max",   "other argmax",
-    "max abs",  "steps",      "SQNR dB",      "cosine",    "differ %",
+    "#",         "ref tensor", "other tensor", "method",     "ref dtype",    "other dtype", "max abs",
+    "steps",     "SQNR dB",    "cosine",       "differ %",   "ref avg",      "ref min",     "ref max",
+    "ref argmax", "other avg", "other min",    "other max",  "other argmax",
 };
 static_assert(std::size(kColumnNames) == kColumnCount, "one header per column");
 

@@ -17,8 +17,8 @@
 
 namespace qdrift::gui {
 
-// Table columns, left to right: the pair, then each side's native statistics (the seed
-// issue's avg/min/max/argmax), then the drift.
+// Table columns, left to right: the pair, its drift, then each side's native statistics
+// (the seed issue's avg/min/max/argmax).
 enum class Column : uint8_t {
   index,  // execution order (position in Report::pairs)
   ref_tensor,
@@ -26,6 +26,11 @@ enum class Column : uint8_t {
   method,
   ref_dtype,
   other_dtype,
+  max_abs,
+  steps,   // max error in steps of the reference scale
+  sqnr_db,
+  cosine,
+  differ,  // % of elements that differ
   ref_avg,
   ref_min,
   ref_max,
@@ -34,11 +39,6 @@ enum class Column : uint8_t {
   other_min,
   other_max,
   other_argmax,
-  max_abs,
-  steps,   // max error in steps of the reference scale
-  sqnr_db,
-  cosine,
-  differ,  // % of elements that differ
   count_,
 };
 inline constexpr int kColumnCount = static_cast<int>(Column::count_);

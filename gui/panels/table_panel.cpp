@@ -21,11 +21,11 @@ float initial_width(Column c) {
   switch (c) {
     case Column::index: return 44;
     case Column::ref_tensor:
-    case Column::other_tensor: return 230;
+    case Column::other_tensor: return 215;
     case Column::method: return 74;
     case Column::ref_dtype:
-    case Column::other_dtype: return 62;
-    default: return 76;
+    case Column::other_dtype: return 80;
+    default: return 84;
   }
 }
 

@@ -47,7 +47,7 @@ std::string num(double v) { return fmt::format("{:.5g}", v); }
 void stats_table(const PairRecord& p, const PairView& v) {
   if (!ImGui::BeginTable("sides", 3, ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchProp))
     return;
-  ImGui::TableSetupColumn("", ImGuiTableColumnFlags_WidthFixed, 92);
+  ImGui::TableSetupColumn("", ImGuiTableColumnFlags_WidthFixed, 104);
   ImGui::TableSetupColumn("ref", ImGuiTableColumnFlags_WidthStretch, 1);
   ImGui::TableSetupColumn("other", ImGuiTableColumnFlags_WidthStretch, 1);
   ImGui::TableHeadersRow();
@@ -122,8 +122,8 @@ ImU32 ramp(float v, float lo, float hi) {
   return IM_COL32(c(1.5f * t - 0.2f), c(t < 0.5f ? 1.4f * t : 0.7f + 0.3f * t), c(0.45f + 0.6f * t - 0.9f * t * t), 255);
 }
 
-void ensure_texture(PlaneTexture& tex, const Plane& plane, int64_t pair, int64_t channel, float lo, float hi) {
-  if (tex.id != 0 && tex.pair == pair && tex.channel == channel) return;
+void ensure_texture(PlaneTexture& tex, const Plane& plane, uint64_t generation, float lo, float hi) {
+  if (tex.id != 0 && tex.generation == generation) return;
   const int w = static_cast<int>(plane.cols), h = static_cast<int>(plane.rows);
   std::vector<unsigned char> rgba(static_cast<size_t>(w) * static_cast<size_t>(h) * 4);
   for (size_t k = 0; k < plane.values.size(); ++k) {
@@ -131,8 +131,7 @@ void ensure_texture(PlaneTexture& tex, const Plane& plane, int64_t pair, int64_t
     std::memcpy(&rgba[k * 4], &c, 4);
   }
   upload_texture(tex, w, h, rgba.data());
-  tex.pair = pair;
-  tex.channel = channel;
+  tex.generation = generation;
 }
 
 // One heatmap image; returns the hovered pixel (-1 none).
@@ -246,9 +245,9 @@ void draw_tensor_panel(Inspector& in, ViewState& vs) {
                         static_cast<long long>(v.ref_plane.cols));
     const PairView& cur = in.pair_view();  // the channel may just have changed
     const float lo = std::min(cur.ref_plane.lo, cur.other_plane.lo), hi = std::max(cur.ref_plane.hi, cur.other_plane.hi);
-    ensure_texture(vs.textures[0], cur.ref_plane, cur.pair, cur.channel, lo, hi);
-    ensure_texture(vs.textures[1], cur.other_plane, cur.pair, cur.channel, lo, hi);
-    ensure_texture(vs.textures[2], cur.diff_plane, cur.pair, cur.channel, 0.f, cur.diff_plane.hi);
+    ensure_texture(vs.textures[0], cur.ref_plane, cur.generation, lo, hi);
+    ensure_texture(vs.textures[1], cur.other_plane, cur.generation, lo, hi);
+    ensure_texture(vs.textures[2], cur.diff_plane, cur.generation, 0.f, cur.diff_plane.hi);
     const float box = std::max(40.f, std::min(third - 8, ImGui::GetContentRegionAvail().y - 60));
     int64_t hover = heatmap("ref", vs.textures[0], cur.ref_plane, ImVec2(box, box));
     ImGui::SameLine();

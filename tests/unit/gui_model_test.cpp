@@ -200,8 +200,10 @@ TEST(GuiInspector, LoadsTensorsLazilyAndReportsMissingFiles) {
   EXPECT_EQ(total_other, 12);
   EXPECT_DOUBLE_EQ(v.histogram.lo, 0);
   EXPECT_DOUBLE_EQ(v.histogram.hi, 6.0);  // 3.5 + 2.5
+  const uint64_t before = v.generation;
   in.set_channel(0);
   EXPECT_FLOAT_EQ(in.pair_view().ref_plane.values[5], 2.5f);  // element 5
+  EXPECT_NE(in.pair_view().generation, before);  // heatmap textures know to re-upload
 
   // A missing file: an error naming it, no tensors, no crash.
   std::filesystem::remove(dir.path("t/other.npy"));
@@ -241,6 +243,7 @@ TEST(GuiInspector, MarksPairsChangedByALiveRun) {
   in.show_report(a, nullptr, "live: a");
   in.select(2);
   EXPECT_EQ(in.changed_count(), 0u);
+  const uint64_t generation = in.pair_view().generation;
   Report b = four_pairs();
   b.pairs[3].drift.max_abs = 7;
   b.pairs[1].other.dtype = DType::s8;
@@ -248,6 +251,7 @@ TEST(GuiInspector, MarksPairsChangedByALiveRun) {
   EXPECT_EQ(in.changed(), (std::vector<bool>{false, true, false, true}));
   EXPECT_EQ(in.changed_count(), 2u);
   EXPECT_EQ(in.selected(), 2);  // the same reference tensor stays selected
+  EXPECT_NE(in.pair_view().generation, generation);  // but its view is rebuilt from the new run
 }
 
 TEST(GuiPolicy, KnobChoicesAndSets) {
