@@ -37,15 +37,18 @@ struct DiffOptions {
   size_t rows = 40;                      // table rows on screen, 0 = all
   std::string json_path;                 // the report (qdrift.report/1)
   std::string save_tensors_dir;          // every paired tensor of both sides as .npy ("" = none)
+  std::string other_dump;                // a directory of tensors another framework dumped (the other side)
+  std::string other_graph;               // the model that dump came from (pairs by structure too)
 };
 
 CLI::App* add_diff_command(CLI::App& app, DiffOptions& options);
 Status diff_command(const DiffOptions& options);
-
-// The report of `qdrift diff` without printing or writing anything (the GUI's live mode runs
-// this in a background thread). `on_paired_tensor`, when set, sees every paired tensor of
-// both sides as it is produced (DriftOptions::on_paired_tensor).
-using PairedTensorSink = std::function<void(bool ref_side, const Node& node, size_t output_index, const Value& value, const Tensor& tensor)>;
-Result<Report> diff_report(const DiffOptions& options, const PairedTensorSink& on_paired_tensor = {});
+// Sees every paired tensor of both sides as it is produced (DriftOptions::on_paired_tensor).
+using PairedTensorSink =
+    std::function<void(bool ref_side, const Node& node, size_t output_index, const Value& value, const Tensor& tensor)>;
+// The report `qdrift diff` prints and writes, without printing or writing it (explain's
+// trials, the GUI's live mode in a background thread); `on_paired_tensor`, when set, is
+// how --save-tensors and the GUI get the tensors.
+Result<Report> make_diff_report(const DiffOptions& options, const PairedTensorSink& on_paired_tensor = {});
 
 }  // namespace qdrift::cli

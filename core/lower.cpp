@@ -1,5 +1,7 @@
 #include "core/lower.h"
 
+#include "core/act_scales.h"
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -35,6 +37,13 @@ std::string attr_text(const AttrValue& a) {
 }  // namespace
 
 Result<LoweredGraph> lower(const Graph& source, const Int8Policy& policy) {
+  if (policy.act_scales == ActScales::observed_max) {  // core/act_scales.h: rescale, then lower as usual
+    auto rescaled = with_observed_act_scales(source, policy.observed_max_abs);
+    if (!rescaled) return rescaled.status().with_context(source.source_path.empty() ? "lowering" : source.source_path);
+    Int8Policy model_scales = policy;
+    model_scales.act_scales = ActScales::model;
+    return lower(*rescaled, model_scales);
+  }
   Lowering l(source, policy);
   auto r = l.run();
   if (!r) return r.status().with_context(source.source_path.empty() ? "lowering" : source.source_path);

@@ -9,6 +9,7 @@
 #include "core/qdq_params.h"
 #include "core/quant_math.h"
 #include "diff/mapping.h"
+#include "diff/mapping_value.h"
 #include "diff/measure.h"
 #include "diff/tensor_views.h"
 
@@ -148,10 +149,22 @@ std::optional<QuantParams> tensor_grid(const Graph& graph, ValueId v, const Tens
 
 Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const Executor& other,
                  std::span<const Tensor> other_inputs, const DriftOptions& options, Report& report) {
+  return run_drift(ref, ref_inputs, ExecutorSource(other, other_inputs), options, report);
+}
+
+Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const TensorSource& other,
+                 const DriftOptions& options, Report& report) {
   const Graph& ga = ref.graph();
   const Graph& gb = other.graph();
   const Clock::time_point t_map = Clock::now();
-  Mapping mapping = map_tensors(ga, gb, options.rules, options.other_derives_from_ref);
+  std::vector<bool> other_produced(gb.values.size());
+  for (size_t v = 0; v < gb.values.size(); ++v) other_produced[v] = other.produces(static_cast<ValueId>(v));
+  Mapping mapping = map_tensors(ga, gb, options.rules, options.other_derives_from_ref, &other_produced);
+  if (!options.other_derives_from_ref && options.map_by_value) {
+    ValueMatchOptions value_options;
+    value_options.use_structure = options.use_structure;
+    QD_RETURN_IF_ERROR(map_by_structure_and_value(ref, ref_inputs, other, mapping, value_options));
+  }
   double measure_ms = ms_between(t_map, Clock::now());
 
   // Which pairs each tensor takes part in.
@@ -193,7 +206,8 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
   std::vector<std::optional<Tensor>> check(gb.values.size());
   if (options.kernel_check) {
     QD_ASSERT(&options.kernel_check->graph() == &gb);  // the same graph, another kernel table
-    auto check_run = options.kernel_check->run(other_inputs, [&](const Node& node, size_t index, const Value&, const Tensor& t) {
+    QD_ASSERT(other.executor() != nullptr);
+    auto check_run = options.kernel_check->run(other.inputs(), [&](const Node& node, size_t index, const Value&, const Tensor& t) {
       const ValueId o = node.outputs[index];
       if (!pairs_of_other[static_cast<size_t>(o)].empty()) check[static_cast<size_t>(o)] = t;
     });
@@ -204,7 +218,7 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
   std::vector<PairRecord> records(mapping.pairs.size());
   std::vector<bool> measured(mapping.pairs.size(), false);
   int64_t top1_agree = 0, top1_rows_total = 0;
-  auto other_run = other.run(other_inputs, [&](const Node& node, size_t index, const Value&, const Tensor& t) {
+  const Status other_run = other.run([&](const Node& node, size_t index, const Value&, const Tensor& t) {
     const ValueId o = node.outputs[index];
     const std::vector<size_t>& mine = pairs_of_other[static_cast<size_t>(o)];
     if (mine.empty()) return;
@@ -233,14 +247,20 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
       r.kernel_differ = kc.differ;
       r.kernel_max_abs = kc.max_abs;
       r.kernel_max_steps = kc.max_steps;
-      if (k->real.numel() == real.numel()) {
+      r.confidence = p.confidence;
+      r.other_layout = layout_name(p.layout);
+      // Another framework's layout (NHWC, NCHWc): its elements in the reference's order first.
+      std::optional<Tensor> reordered;
+      if (p.layout.kind != LayoutKind::same) reordered = to_ref_order(real, k->side.shape, p.layout);
+      const Tensor& in_ref_order = reordered ? *reordered : real;
+      if (k->real.numel() == in_ref_order.numel()) {
         const QuantParams* step_grid = p.steps_in_other_grid && q ? q : k->grid ? &*k->grid : nullptr;
-        r.drift = measure_drift(k->real, real, step_grid);
+        r.drift = measure_drift(k->real, in_ref_order, step_grid);
         r.divergent = is_divergent(r.drift, options.thresholds);
-        r.channel_max_abs = channel_max_abs(k->real, real);
+        r.channel_max_abs = channel_max_abs(k->real, in_ref_order);
         measured[i] = true;
         if (r.graph_output) {
-          const auto [agree, rows] = top1_rows(k->real, real, k->side.shape);
+          const auto [agree, rows] = top1_rows(k->real, in_ref_order, k->side.shape);
           top1_agree += agree;
           top1_rows_total += rows;
         }
@@ -249,7 +269,7 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
     }
     measure_ms += ms_between(t0, Clock::now());
   });
-  if (!other_run) return other_run.status();
+  if (!other_run) return other_run;
   report.timings.other_ms = ms_between(t_other, Clock::now()) ;
 
   // Pairs whose element counts turned out to differ at run time are not pairs after all.

@@ -18,6 +18,7 @@
 #include "core/executor.h"
 #include "diff/mapping_rules.h"
 #include "diff/report.h"
+#include "diff/tensor_source.h"
 
 namespace qdrift {
 
@@ -32,12 +33,20 @@ struct DriftOptions {
   // Optional: called with every paired tensor of each side as it is produced (row-major,
   // native dtype), e.g. to save it (qdrift diff --save-tensors) or keep it (the GUI).
   std::function<void(bool ref_side, const Node& node, size_t output_index, const Value& value, const Tensor& tensor)> on_paired_tensor;
+  // For a second model or a dump: complete the mapping by structure and value after names
+  // and rules (diff/mapping_value.h; both sides then run once more). use_structure false:
+  // by value and execution order only (a dump without its graph).
+  bool map_by_value = true;
+  bool use_structure = true;
 };
 
 // Fills report.pairs, unmatched, first_divergence, top1_agreement, thresholds and the
 // ref/other/measure timings. Errors: the executors' (bad inputs), nothing else.
 Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const Executor& other,
                  std::span<const Tensor> other_inputs, const DriftOptions& options, Report& report);
+// The same with any source of the other side's tensors (an executor, a dump directory).
+Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const TensorSource& other,
+                 const DriftOptions& options, Report& report);
 
 // The quantization grid a tensor of `graph` lives on, for dequantizing it and measuring
 // steps: the tensor's own parameters, else its value's (lowered graphs), else those of the

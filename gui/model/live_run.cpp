@@ -68,7 +68,7 @@ void LiveRunner::worker() {
     auto store = std::make_shared<TensorStore>();
     const auto t0 = std::chrono::steady_clock::now();
     // The observer runs on this thread; only the counter is read by the drawing thread.
-    Result<Report> report = cli::diff_report(
+    Result<Report> report = cli::make_diff_report(
         options, [&](bool ref_side, const Node&, size_t, const Value& value, const Tensor& tensor) {
           (ref_side ? store->ref : store->other).insert_or_assign(value.name, tensor);
           produced_.fetch_add(1);
