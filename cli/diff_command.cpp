@@ -1,12 +1,15 @@
 #include "cli/diff_command.h"
 
 #include <chrono>
+#include <filesystem>
+#include <map>
 #include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "cli/common_options.h"
+#include "cli/dump.h"
 #include "cli/inputs.h"
 #include "core/lower.h"
 #include "core/onnx_loader.h"
@@ -25,6 +28,8 @@
 #endif
 
 namespace qdrift::cli {
+
+namespace fs = std::filesystem;
 
 CLI::App* add_diff_command(CLI::App& app, DiffOptions& o) {
   CLI::App* diff = app.add_subcommand(
@@ -74,6 +79,11 @@ CLI::App* add_diff_command(CLI::App& app, DiffOptions& o) {
       ->capture_default_str();
   diff->add_option("--json", o.json_path, "Write the drift report to FILE (schema qdrift.report/1, docs/report.md)")
       ->type_name("FILE");
+  diff->add_option("--save-tensors", o.save_tensors_dir,
+                   "Write every paired tensor of both sides, in its native dtype, as DIR/ref/<name>.npy and "
+                   "DIR/other/<name>.npy (each folder indexed in index.json); the report names each pair's files "
+                   "relative to its own folder, so qdrift-gui can show them")
+      ->type_name("DIR");
   diff->footer(
       "Examples:\n"
       "  qdrift diff model.onnx --input x.npy --json report.json\n"
@@ -81,6 +91,7 @@ CLI::App* add_diff_command(CLI::App& app, DiffOptions& o) {
       "  qdrift diff model.onnx --input x.npy --against fp32 --rows 0\n"
       "  qdrift diff model.onnx --input x.npy --other model_int8.onnx --rules rules.json\n"
       "  qdrift diff model.onnx --input x.npy --other-dump paddle_dump/ [--other-graph paddle_model.onnx]\n"
+      "  qdrift diff model.onnx --input x.npy --json out/report.json --save-tensors out/tensors\n"
       "Pairs are found by provenance (our own lowering), name, rule, then, for a second model or a dump, by\n"
       "structure (compute ops aligned in topological order) and value (correlation of the dequantized values,\n"
       "in every layout the shapes allow), each with a confidence in [0,1] (docs/mapping.md).\n"
@@ -156,7 +167,8 @@ Result<std::vector<Tensor>> feeds_for(const Graph& g, const std::vector<std::str
 namespace {
 
 // `qdrift diff MODEL --other-dump DIR [--other-graph MODEL2]`: the reference against a dump.
-Result<Report> diff_against_dump(const DiffOptions& o, std::chrono::steady_clock::time_point start) {
+Result<Report> diff_against_dump(const DiffOptions& o, std::chrono::steady_clock::time_point start,
+                                 const PairedTensorSink& on_paired_tensor) {
   if (!o.other_model.empty()) return invalid_input("--other-dump and --other are two different other sides: give one");
   if (o.against != "int8" || o.policy != "onnx" || !o.policy_sets.empty())
     return invalid_input("--against, --policy and --set do not apply to --other-dump (the dump is the other side)");
@@ -195,6 +207,7 @@ Result<Report> diff_against_dump(const DiffOptions& o, std::chrono::steady_clock
   drift_options.rules = rules ? &*rules : nullptr;
   drift_options.other_derives_from_ref = false;
   drift_options.use_structure = dump_graph.has_value();
+  drift_options.on_paired_tensor = on_paired_tensor;
   QD_RETURN_IF_ERROR(run_drift(*ref_ex, ref_feeds, *dump, drift_options, report));
   add_nonfinite_input_hint(report);
   report.timings.total_ms = ms_since(start);
@@ -203,11 +216,11 @@ Result<Report> diff_against_dump(const DiffOptions& o, std::chrono::steady_clock
 
 }  // namespace
 
-Result<Report> make_diff_report(const DiffOptions& o) {
+Result<Report> make_diff_report(const DiffOptions& o, const PairedTensorSink& on_paired_tensor) {
   const auto start = std::chrono::steady_clock::now();
   if (!o.other_graph.empty() && o.other_dump.empty())
     return invalid_input("--other-graph names the model a dump came from: give the dump with --other-dump DIR");
-  if (!o.other_dump.empty()) return diff_against_dump(o, start);
+  if (!o.other_dump.empty()) return diff_against_dump(o, start, on_paired_tensor);
   if (o.against == "ref" && o.other_model.empty())
     return invalid_input("--against ref compares a second model: give it with --other MODEL2");
   if ((o.against == "fp32" || o.against == "ref") && (o.policy != "onnx" || !o.policy_sets.empty()))
@@ -266,6 +279,7 @@ Result<Report> make_diff_report(const DiffOptions& o) {
   drift_options.rules = rules ? &*rules : nullptr;
   drift_options.other_derives_from_ref = o.other_model.empty();
   drift_options.kernel_check = oracle_ex ? &*oracle_ex : nullptr;
+  drift_options.on_paired_tensor = on_paired_tensor;
   const Status ran = run_drift(*ref_ex, ref_feeds, *other_ex, o.other_model.empty() ? ref_feeds : other_feeds,
                                drift_options, report);
   if (!ran.is_ok()) return ran.with_context(o.model);
@@ -280,13 +294,64 @@ Result<Report> make_diff_report(const DiffOptions& o) {
   return report;
 }
 
+namespace {
+
+// --save-tensors: each side's paired tensors through a TensorDumper (DIR/ref, DIR/other);
+// the report then names each file relative to the report's folder.
+struct TensorSaver {
+  TensorDumper sides[2];                        // [0] ref, [1] other
+  std::map<std::string, std::string> files[2];  // tensor name -> path as written
+
+  Status open(const std::string& dir, const DiffOptions& o) {
+    QD_RETURN_IF_ERROR(sides[0].open((fs::path(dir) / "ref").string(), o.model, "ref"));
+    const std::string other = !o.other_dump.empty() ? o.other_dump : o.other_model.empty() ? o.model : o.other_model;
+    return sides[1].open((fs::path(dir) / "other").string(), other, o.other_dump.empty() ? o.against : "dump");
+  }
+  void save(bool ref_side, const Node& node, size_t output_index, const Value& value, const Tensor& tensor,
+            const std::string& dir) {
+    const int s = ref_side ? 0 : 1;
+    if (files[s].count(value.name)) return;  // a side that runs twice (mapping by value) is saved once
+    const std::string file = sides[s].dump(node, output_index, value, tensor);
+    if (!file.empty()) files[s][value.name] = (fs::path(dir) / (ref_side ? "ref" : "other") / file).string();
+  }
+  // Paths relative to the folder of the report (`json_path`), or as written without one.
+  void name_files(Report& report, const std::string& json_path) const {
+    const fs::path base = fs::absolute(fs::path(json_path).parent_path());
+    auto rel = [&](const std::string& written) {
+      return json_path.empty() ? written
+                               : fs::absolute(written).lexically_normal().lexically_relative(base).generic_string();
+    };
+    for (PairRecord& p : report.pairs) {
+      if (auto it = files[0].find(p.ref.tensor); it != files[0].end()) p.ref.file = rel(it->second);
+      if (auto it = files[1].find(p.other.tensor); it != files[1].end()) p.other.file = rel(it->second);
+    }
+  }
+};
+
+}  // namespace
+
 Status diff_command(const DiffOptions& o) {
-  QD_ASSIGN_OR_RETURN(Report report, make_diff_report(o));
+  PairedTensorSink sink;
+  TensorSaver saver;
+  if (!o.save_tensors_dir.empty()) {
+    QD_RETURN_IF_ERROR(saver.open(o.save_tensors_dir, o));
+    sink = [&](bool ref_side, const Node& node, size_t output_index, const Value& value, const Tensor& tensor) {
+      saver.save(ref_side, node, output_index, value, tensor, o.save_tensors_dir);
+    };
+  }
+  QD_ASSIGN_OR_RETURN(Report report, make_diff_report(o, sink));
+  if (!o.save_tensors_dir.empty()) {
+    QD_RETURN_IF_ERROR(saver.sides[0].finish());
+    QD_RETURN_IF_ERROR(saver.sides[1].finish());
+    saver.name_files(report, o.json_path);
+  }
   if (!o.json_path.empty()) QD_RETURN_IF_ERROR(write_file_bytes(o.json_path, report_to_json(report)));
   ReportTextOptions text;
   text.max_rows = o.rows;
   fmt::print("{}", format_report_text(report, text));
   if (!o.json_path.empty()) fmt::print("wrote the drift report to {}\n", o.json_path);
+  if (!o.save_tensors_dir.empty())
+    fmt::print("wrote {} + {} paired tensors to {}\n", saver.sides[0].count(), saver.sides[1].count(), o.save_tensors_dir);
   return Status::ok();
 }
 

@@ -9,6 +9,7 @@
 //   if (diff->parsed()) status = diff_command(opts);
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,13 +36,19 @@ struct DiffOptions {
   Thresholds thresholds;
   size_t rows = 40;                      // table rows on screen, 0 = all
   std::string json_path;                 // the report (qdrift.report/1)
+  std::string save_tensors_dir;          // every paired tensor of both sides as .npy ("" = none)
   std::string other_dump;                // a directory of tensors another framework dumped (the other side)
   std::string other_graph;               // the model that dump came from (pairs by structure too)
 };
 
 CLI::App* add_diff_command(CLI::App& app, DiffOptions& options);
 Status diff_command(const DiffOptions& options);
-// The report `qdrift diff` prints and writes, without printing or writing it (explain's trials).
-Result<Report> make_diff_report(const DiffOptions& options);
+// Sees every paired tensor of both sides as it is produced (DriftOptions::on_paired_tensor).
+using PairedTensorSink =
+    std::function<void(bool ref_side, const Node& node, size_t output_index, const Value& value, const Tensor& tensor)>;
+// The report `qdrift diff` prints and writes, without printing or writing it (explain's
+// trials, the GUI's live mode in a background thread); `on_paired_tensor`, when set, is
+// how --save-tensors and the GUI get the tensors.
+Result<Report> make_diff_report(const DiffOptions& options, const PairedTensorSink& on_paired_tensor = {});
 
 }  // namespace qdrift::cli

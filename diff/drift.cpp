@@ -11,6 +11,7 @@
 #include "diff/mapping.h"
 #include "diff/mapping_value.h"
 #include "diff/measure.h"
+#include "diff/tensor_views.h"
 
 namespace qdrift {
 
@@ -212,9 +213,10 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
 
   const Clock::time_point t_ref = Clock::now();
   auto ref_run = ref.run(ref_inputs, [&](const Node& node, size_t index, const Value&, const Tensor& t) {
-    const Clock::time_point t0 = Clock::now();
     const ValueId v = node.outputs[index];
     if (pairs_of_ref[static_cast<size_t>(v)].empty()) return;
+    if (options.on_paired_tensor) options.on_paired_tensor(true, node, index, ga.value(v), t);  // not measure time
+    const Clock::time_point t0 = Clock::now();
     Kept k;
     k.grid = tensor_grid(ga, v, &t);
     const QuantParams* q = k.grid ? &*k.grid : nullptr;
@@ -251,12 +253,13 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
     for (size_t k = 0; k < gb.outputs.size(); ++k) other_output_index[static_cast<size_t>(gb.outputs[k])] = static_cast<int>(k);
   }
   const Status other_run = other.run([&](const Node& node, size_t index, const Value&, const Tensor& t) {
-    const Clock::time_point t0 = Clock::now();
     const ValueId o = node.outputs[index];
     if (options.other_outputs && other_output_index[static_cast<size_t>(o)] >= 0)
       (*options.other_outputs)[static_cast<size_t>(other_output_index[static_cast<size_t>(o)])] = t;
     const std::vector<size_t>& mine = pairs_of_other[static_cast<size_t>(o)];
     if (mine.empty()) return;
+    if (options.on_paired_tensor) options.on_paired_tensor(false, node, index, gb.value(o), t);  // not measure time
+    const Clock::time_point t0 = Clock::now();
     const std::optional<QuantParams> grid = tensor_grid(gb, o, &t);
     const QuantParams* q = grid ? &*grid : nullptr;
     const SideRecord side = side_record(gb, node, o, t, q, options.describe_sides);
@@ -290,6 +293,7 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
         const QuantParams* step_grid = p.steps_in_other_grid && q ? q : k->grid ? &*k->grid : nullptr;
         r.drift = measure_drift(k->real, in_ref_order, step_grid);
         r.divergent = is_divergent(r.drift, options.thresholds);
+        r.channel_max_abs = channel_max_abs(k->real, in_ref_order);
         measured[i] = true;
         if (r.graph_output) {
           const auto [agree, rows] = top1_rows(k->real, in_ref_order, k->side.shape);

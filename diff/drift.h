@@ -11,6 +11,7 @@
 // pair they belong to has been measured, then freed.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <span>
 
@@ -40,6 +41,9 @@ struct DriftOptions {
   // false: SideRecord gets names, dtype, shape and grid but no statistics or saturation
   // counts (qdrift eval aggregates the drift measures only).
   bool describe_sides = true;
+  // Optional: called with every paired tensor of each side as it is produced (row-major,
+  // native dtype), e.g. to save it (qdrift diff --save-tensors) or keep it (the GUI).
+  std::function<void(bool ref_side, const Node& node, size_t output_index, const Value& value, const Tensor& tensor)> on_paired_tensor;
   // For a second model or a dump: complete the mapping by structure and value after names
   // and rules (diff/mapping_value.h; both sides then run once more). use_structure false:
   // by value and execution order only (a dump without its graph).

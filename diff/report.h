@@ -51,6 +51,9 @@ struct SideRecord {
   TensorStats stats;          // native domain: integer codes for u8/s8/s32 tensors
   int64_t count_at_qmin = 0;  // elements at the lowest code of the type (quantized only)
   int64_t count_at_qmax = 0;  // elements at the highest code (saturation)
+  // The tensor as .npy in its native dtype (`qdrift diff --save-tensors`), relative to the
+  // report's folder; "" when not saved. Optional on read.
+  std::string file;
 };
 
 // Drift of `other` from `ref`, both in real values, over the positions where both are
@@ -95,6 +98,9 @@ struct PairRecord {
   int64_t kernel_differ = 0;       // elements where oneDNN != the oracle
   double kernel_max_abs = 0;       // largest |oneDNN - oracle| in real values
   double kernel_max_steps = -1;    // the same in steps of the other tensor's scale; -1 without one
+  // Largest |ref - other| (real values) per index of axis 1, the channel that breaks; empty
+  // below rank 2 or above kMaxReportedChannels channels (diff/tensor_views.h). Optional on read.
+  std::vector<double> channel_max_abs;
   // How sure the pairing is, in [0, 1]: 1 for provenance, name and rule; for structure and
   // value, from the structural match and the agreement of the values (docs/mapping.md).
   double confidence = 1;

@@ -8,6 +8,7 @@
 
 #include "core/onnx_loader.h"
 #include "core/quant_math.h"
+#include "diff/tensor_views.h"
 
 namespace qdrift {
 
@@ -57,6 +58,7 @@ ordered_json side_json(const SideRecord& s) {
   j["stats"] = stats_json(s.stats);
   j["count_at_qmin"] = s.count_at_qmin;
   j["count_at_qmax"] = s.count_at_qmax;
+  if (!s.file.empty()) j["file"] = s.file;
   return j;
 }
 
@@ -222,6 +224,8 @@ Status read_side(const JsonField& f, SideRecord* s) {
   QD_RETURN_IF_ERROR(read_stats(f["stats"], &s->stats));
   QD_ASSIGN_OR_RETURN(s->count_at_qmin, read_count(f["count_at_qmin"]));
   QD_ASSIGN_OR_RETURN(s->count_at_qmax, read_count(f["count_at_qmax"]));
+  QD_ASSIGN_OR_RETURN(std::optional<std::string> file, f["file"].optional_string());  // absent before --save-tensors
+  s->file = file.value_or("");
   return Status::ok();
 }
 
@@ -297,6 +301,18 @@ Status read_pair(const JsonField& f, PairRecord* p) {
   QD_ASSIGN_OR_RETURN(p->kernel_differ, read_count(f["kernel_differ"]));
   QD_ASSIGN_OR_RETURN(p->kernel_max_abs, f["kernel_max_abs"].number());
   QD_ASSIGN_OR_RETURN(p->kernel_max_steps, f["kernel_max_steps"].number());
+  // Optional: reports written before per-channel errors have none.
+  const JsonField channels = f["channel_max_abs"];
+  if (!channels.is_null()) {
+    QD_ASSIGN_OR_RETURN(const size_t n, channels.array_size());
+    if (n > static_cast<size_t>(kMaxReportedChannels))
+      return channels.error(fmt::format("{} channels, more than the limit of {}", n, kMaxReportedChannels));
+    QD_RETURN_IF_ERROR(for_each_element(channels, [&](const JsonField& e, size_t) -> Status {
+      QD_ASSIGN_OR_RETURN(double v, e.number());
+      p->channel_max_abs.push_back(v);
+      return Status::ok();
+    }));
+  }
   // Optional: reports written before structure and value mapping lack them.
   QD_ASSIGN_OR_RETURN(std::optional<double> confidence, f["confidence"].optional_number());
   if (confidence && !(*confidence >= 0 && *confidence <= 1)) return f["confidence"].error("expected a number in [0, 1]");
@@ -427,6 +443,9 @@ ordered_json report_to_json_value(const Report& r) {
     e["kernel_differ"] = p.kernel_differ;
     e["kernel_max_abs"] = json_number(p.kernel_max_abs);
     e["kernel_max_steps"] = json_number(p.kernel_max_steps);
+    ordered_json channels = ordered_json::array();
+    for (double v : p.channel_max_abs) channels.push_back(json_number(v));
+    e["channel_max_abs"] = std::move(channels);
     e["confidence"] = json_number(p.confidence);
     if (!p.other_layout.empty()) e["other_layout"] = p.other_layout;
     pairs.push_back(std::move(e));

@@ -14,6 +14,7 @@ PACKAGES=(
   libfmt-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libzip-dev libre2-dev
   libgtest-dev libonnx-testdata                     # unit tests, ONNX node tests (conformance)
   libimgui-dev libstb-dev libglfw3-dev libgl-dev xvfb  # GUI and its headless test display
+  xauth libgl1-mesa-dri                             # xvfb-run needs xauth (only Recommended by xvfb); Mesa's software GL
 )
 
 missing=()

@@ -69,24 +69,25 @@ struct Proc {
   std::string err;
 };
 
-// Runs QDRIFT_BINARY with `args`; stdout and stderr go through files in `dir`.
-inline Proc run_qdrift(const std::vector<std::string>& args, const TempDir& dir) {
+// Runs `program` (a path, or a name looked up in PATH) with `args`; stdout and stderr go
+// through files in `dir`.
+inline Proc run_program(const std::string& program, const std::vector<std::string>& args, const TempDir& dir) {
   const std::string out = dir.path("stdout.txt"), err = dir.path("stderr.txt");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> all = {QDRIFT_BINARY};
+  std::vector<std::string> all = {program};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
   Proc p;
-  const int rc = posix_spawn(&pid, QDRIFT_BINARY, &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawnp(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
-    ADD_FAILURE() << "cannot start " << QDRIFT_BINARY << ": " << std::strerror(rc);
+    ADD_FAILURE() << "cannot start " << program << ": " << std::strerror(rc);
     return p;
   }
   int status = 0;
@@ -95,6 +96,11 @@ inline Proc run_qdrift(const std::vector<std::string>& args, const TempDir& dir)
   p.out = slurp(out);
   p.err = slurp(err);
   return p;
+}
+
+// Runs QDRIFT_BINARY with `args`.
+inline Proc run_qdrift(const std::vector<std::string>& args, const TempDir& dir) {
+  return run_program(QDRIFT_BINARY, args, dir);
 }
 
 // `qdrift diff ARGS --json DIR/report.json`, expecting exit 0; the report read back.
