@@ -297,6 +297,12 @@ Status read_pair(const JsonField& f, PairRecord* p) {
   QD_ASSIGN_OR_RETURN(p->kernel_differ, read_count(f["kernel_differ"]));
   QD_ASSIGN_OR_RETURN(p->kernel_max_abs, f["kernel_max_abs"].number());
   QD_ASSIGN_OR_RETURN(p->kernel_max_steps, f["kernel_max_steps"].number());
+  // Local drift is optional: absent where it cannot be computed, and in older reports.
+  if (f.has("local_drift") && !f["local_drift"].is_null()) {
+    p->has_local_drift = true;
+    QD_RETURN_IF_ERROR(read_drift(f["local_drift"], &p->local_drift));
+    QD_ASSIGN_OR_RETURN(p->local_divergent, f["local_divergent"].boolean());
+  }
   return Status::ok();
 }
 
@@ -406,6 +412,10 @@ ordered_json report_to_json_value(const Report& r) {
     e["kernel_differ"] = p.kernel_differ;
     e["kernel_max_abs"] = json_number(p.kernel_max_abs);
     e["kernel_max_steps"] = json_number(p.kernel_max_steps);
+    if (p.has_local_drift) {
+      e["local_drift"] = drift_json(p.local_drift);
+      e["local_divergent"] = p.local_divergent;
+    }
     pairs.push_back(std::move(e));
   }
   j["pairs"] = std::move(pairs);
