@@ -150,6 +150,13 @@ class MobileNetV2Builder {
   const ModelInfo& info() const { return info_; }
 
  private:
+  // A tensor as consumers read it (`name`: the DQ output in the QDQ model) and the float
+  // tensor its quantization was calibrated on (`source`).
+  struct Act {
+    std::string name;
+    std::string source;
+  };
+
   // stem 3x3/2 (above), a 3x3/2 down to 56x56x32, then alternately depthwise 3x3 and
   // pointwise 1x1 (32 channels, ReLU6) until chain_depth convolutions in all; head as above.
   onnx::ModelProto build_chain(onnx::ModelProto& model, Act x, int64_t h) {
@@ -165,13 +172,6 @@ class MobileNetV2Builder {
     add_io(g_->add_output(), x.name, {1, kClasses});
     return model;
   }
-
-  // A tensor as consumers read it (`name`: the DQ output in the QDQ model) and the float
-  // tensor its quantization was calibrated on (`source`).
-  struct Act {
-    std::string name;
-    std::string source;
-  };
 
   Act activation(const std::string& t) {
     if (!cal_) return {t, t};
