@@ -318,10 +318,9 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
     const std::optional<QuantParams> grid = tensor_grid(gb, o, &t);
     const QuantParams* q = grid ? &*grid : nullptr;
     const SideRecord side = side_record(gb, node, o, t, q);
-    const Tensor real = real_values(t, q);
     KernelCheck kc;
     if (std::optional<Tensor>& c = check[static_cast<size_t>(o)]) {
-      kc = compare_kernels(real, real_values(*c, q), q);
+      kc = compare_kernels(real_values(t, q), real_values(*c, q), q);
       c.reset();
     }
     const auto ni = static_cast<int64_t>(&node - gb.nodes.data());
@@ -329,12 +328,13 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
       local_node = ni;
       local_outputs = local.run(static_cast<size_t>(ni), reference_input);
     }
-    std::optional<Tensor> local_real;
+    const Tensor* local_out = nullptr;
+    std::optional<QuantParams> local_grid;
     if (local_outputs && index < local_outputs->size() && !(*local_outputs)[index].empty()) {
-      const Tensor& l = (*local_outputs)[index];
-      const std::optional<QuantParams> lgrid = tensor_grid(gb, o, &l);
-      local_real = real_values(l, lgrid ? &*lgrid : nullptr);
+      local_out = &(*local_outputs)[index];
+      local_grid = tensor_grid(gb, o, local_out);
     }
+    // Measured on the tensors as produced (codes stay codes): no f32 copy of either side.
     for (size_t i : mine) {
       const TensorPair& p = mapping.pairs[i];
       std::optional<Kept>& k = kept[static_cast<size_t>(p.ref)];
@@ -349,19 +349,20 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
       r.kernel_differ = kc.differ;
       r.kernel_max_abs = kc.max_abs;
       r.kernel_max_steps = kc.max_steps;
-      if (k->native.numel() == real.numel()) {
-        const Tensor ref_real = real_values(k->native, k->grid ? &*k->grid : nullptr);
-        const QuantParams* step_grid = p.steps_in_other_grid && q ? q : k->grid ? &*k->grid : nullptr;
-        r.drift = measure_drift(ref_real, real, step_grid);
+      const QuantParams* ref_grid = k->grid ? &*k->grid : nullptr;
+      if (k->native.numel() == t.numel()) {
+        const QuantParams* step_grid = p.steps_in_other_grid && q ? q : ref_grid;
+        r.drift = measure_drift_real(k->native, ref_grid, t, q, step_grid);
         r.divergent = is_divergent(r.drift, options.thresholds);
         measured[i] = true;
-        if (local_real && local_real->numel() == real.numel()) {
+        if (local_out && local_out->numel() == t.numel()) {
           r.has_local_drift = true;
-          r.local_drift = measure_drift(ref_real, *local_real, step_grid);
+          r.local_drift = measure_drift_real(k->native, ref_grid, *local_out, local_grid ? &*local_grid : nullptr,
+                                             step_grid);
           r.local_divergent = is_divergent(r.local_drift, options.thresholds);
         }
         if (r.graph_output) {
-          const auto [agree, rows] = top1_rows(ref_real, real, k->side.shape);
+          const auto [agree, rows] = top1_rows(real_values(k->native, ref_grid), real_values(t, q), k->side.shape);
           top1_agree += agree;
           top1_rows_total += rows;
         }
