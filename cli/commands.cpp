@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "cli/diff_command.h"
+#include "cli/explain_command.h"
 #include "cli/gate_command.h"
 #include "cli/run_command.h"
 
@@ -48,6 +49,8 @@ int dispatch(int argc, char** argv) {
   CLI::App* gate = add_gate_command(app, gate_options);
   DiffOptions diff_options;
   CLI::App* diff = add_diff_command(app, diff_options);
+  ExplainOptions explain_options;
+  CLI::App* explain = add_explain_command(app, explain_options);
 
   try {
     app.parse(argc, argv);
@@ -60,6 +63,7 @@ int dispatch(int argc, char** argv) {
   if (run->parsed()) status = run_command(run_options);
   if (gate->parsed()) status = gate_command(gate_options, &gate_exit);
   if (diff->parsed()) status = diff_command(diff_options);
+  if (explain->parsed()) status = explain_command(explain_options);
   std::fflush(stdout);
   if (!status.is_ok()) {
     fmt::print(stderr, "qdrift: {}\n", status.message());

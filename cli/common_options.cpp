@@ -1,5 +1,7 @@
 #include "cli/common_options.h"
 
+#include "core/act_scales.h"
+
 #include <chrono>
 
 #include <CLI/CLI.hpp>
@@ -29,7 +31,8 @@ void add_policy_options(CLI::App* cmd, std::string& policy, std::vector<std::str
   cmd->add_option("--set", policy_sets,
                   "Override one policy knob, repeatable: range=full|narrow, unsigned_after_relu=on|off, "
                   "bias=model|s32|f32, weights=model|requantize, rounding=half_even|half_away, "
-                  "act_order=exact|after_scale, fp32_ops=none|Op,Op|all_but:Op,Op, skip_nodes=REGEX")
+                  "act_order=exact|after_scale, fp32_ops=none|Op,Op|all_but:Op,Op, skip_nodes=REGEX, "
+                  "act_scales=model|observed_max")
       ->type_name("KNOB=VALUE")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -59,6 +62,15 @@ Result<Int8Policy> int8_policy_from(const std::string& preset, const std::vector
   QD_ASSIGN_OR_RETURN(Int8Policy policy, int8_policy_preset(preset));
   for (const std::string& s : sets) QD_RETURN_IF_ERROR(int8_policy_set(policy, s));
   return policy;
+}
+
+Result<std::map<std::string, float>> calibrate_act_scales(const Graph& model, const FakeQuantOptions& fake_quant,
+                                                          const std::vector<Tensor>& feeds) {
+  ExecOptions options;
+  options.fake_quant = fake_quant;
+  QD_ASSIGN_OR_RETURN(Executor ref, Executor::create(model, ref_kernel_table(), options));
+  const std::vector<std::vector<Tensor>> runs = {feeds};
+  return observe_quantized_max_abs(ref, runs);
 }
 
 const KernelTable& kernel_table_for(std::string_view executor) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,11 @@ void add_policy_options(CLI::App* cmd, std::string& policy, std::vector<std::str
 
 // A preset with the --set knobs applied in order.
 Result<Int8Policy> int8_policy_from(const std::string& preset, const std::vector<std::string>& sets);
+
+// act_scales=observed_max's calibration pass: max |x| of every tensor a QuantizeLinear of
+// `model` quantizes, running the reference (with these fake-quant options) on `feeds`.
+Result<std::map<std::string, float>> calibrate_act_scales(const Graph& model, const FakeQuantOptions& fake_quant,
+                                                          const std::vector<Tensor>& feeds);
 
 // "ref" and "fp32" -> the reference kernels, "int8" -> oneDNN, "oracle" -> the integer oracle.
 const KernelTable& kernel_table_for(std::string_view executor);

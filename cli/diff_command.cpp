@@ -10,10 +10,12 @@
 #include "cli/common_options.h"
 #include "cli/inputs.h"
 #include "core/lower.h"
+#include "core/act_scales.h"
 #include "core/onnx_loader.h"
 #include "core/passes.h"
 #include "core/tensor_io.h"
 #include "diff/drift.h"
+#include "diff/dump_source.h"
 #include "diff/hints.h"
 #include "diff/mapping_rules.h"
 #include "diff/report_json.h"
@@ -49,6 +51,15 @@ CLI::App* add_diff_command(CLI::App& app, DiffOptions& o) {
                    "Mapping rules (JSON, schema qdrift.rules/1, docs/mapping_rules.md): explicit pairs and "
                    "regex -> template patterns for tensors whose names differ")
       ->type_name("RULES.json");
+  diff->add_option("--other-dump", o.other_dump,
+                   "The other side is a directory of tensors dumped by any framework (.npy or ONNX .pb, one file per "
+                   "tensor, named after it; optional index.json as 'qdrift run --dump' writes it, with execution order, "
+                   "dtype, scale and zero point). Pairs by name, --rules, structure (with --other-graph) and value; "
+                   "NHWC and NCHWc tensors are recognised (docs/mapping.md)")
+      ->type_name("DIR");
+  diff->add_option("--other-graph", o.other_graph,
+                   "With --other-dump: the model the dump came from, so that its tensors also pair by structure")
+      ->type_name("MODEL2");
   diff->add_flag("!--no-kernel-check", o.kernel_check,
                  "With --against int8, do not also run the integer oracle on the same int8 graph (the check that "
                  "tells oneDNN kernel effects, such as non-VNNI 16-bit saturation, from int8 semantics)");
@@ -74,7 +85,11 @@ CLI::App* add_diff_command(CLI::App& app, DiffOptions& o) {
       "  qdrift diff model.onnx --input x.npy --policy paddle-onednn --set bias=f32\n"
       "  qdrift diff model.onnx --input x.npy --against fp32 --rows 0\n"
       "  qdrift diff model.onnx --input x.npy --other model_int8.onnx --rules rules.json\n"
-      "The report lists every pair (provenance, name or rule), its drift in real values and in steps of the\n"
+      "  qdrift diff model.onnx --input x.npy --other-dump paddle_dump/ [--other-graph paddle_model.onnx]\n"
+      "Pairs are found by provenance (our own lowering), name, rule, then, for a second model or a dump, by\n"
+      "structure (compute ops aligned in topological order) and value (correlation of the dequantized values,\n"
+      "in every layout the shapes allow), each with a confidence in [0,1] (docs/mapping.md).\n"
+      "The report lists every pair, its drift in real values and in steps of the\n"
       "reference's scale, the first divergent layer, and every tensor left unmatched. NaN and Inf are counted\n"
       "per side, never folded into a number. Exit 0 whatever the drift (use 'qdrift gate' to fail a build).");
   return diff;
@@ -102,7 +117,11 @@ std::string reference_label(const FakeQuantOptions& f) {
 struct Side {
   Graph graph;
   std::string executor;
+  std::optional<Int8Policy> policy;  // when the graph is a lowering
 };
+
+Result<std::vector<Tensor>> feeds_for(const Graph& g, const std::vector<std::string>& specs, const Limits& limits,
+                                      std::vector<InputRecord>* records);
 
 // The other side's graph: the model itself (ref), QDQ stripped (fp32), or lowered (int8, oracle).
 Result<Side> make_other(const Graph& model, const DiffOptions& o, Report& report) {
@@ -114,9 +133,14 @@ Result<Side> make_other(const Graph& model, const DiffOptions& o, Report& report
   } else if (o.against == "int8" || o.against == "oracle") {
     QD_ASSIGN_OR_RETURN(Int8Policy policy, int8_policy_from(o.policy, o.policy_sets));
     report.policy = int8_policy_describe(policy);
+    if (policy.act_scales == ActScales::observed_max) {  // the calibration pass, on the reference
+      QD_ASSIGN_OR_RETURN(std::vector<Tensor> feeds, feeds_for(model, o.inputs, LoadOptions{}.limits, nullptr));
+      QD_ASSIGN_OR_RETURN(policy.observed_max_abs, calibrate_act_scales(model, o.fake_quant, feeds));
+    }
     QD_ASSIGN_OR_RETURN(LoweredGraph low, lower(model, policy));
     report.notes.insert(report.notes.end(), low.notes.begin(), low.notes.end());
     s.graph = std::move(low.graph);
+    s.policy = std::move(policy);
   } else {
     s.graph = model;
   }
@@ -145,8 +169,61 @@ Result<std::vector<Tensor>> feeds_for(const Graph& g, const std::vector<std::str
 
 }  // namespace
 
-Status diff_command(const DiffOptions& o) {
+namespace {
+
+// `qdrift diff MODEL --other-dump DIR [--other-graph MODEL2]`: the reference against a dump.
+Result<Report> diff_against_dump(const DiffOptions& o, std::chrono::steady_clock::time_point start) {
+  if (!o.other_model.empty()) return invalid_input("--other-dump and --other are two different other sides: give one");
+  if (o.against != "int8" || o.policy != "onnx" || !o.policy_sets.empty())
+    return invalid_input("--against, --policy and --set do not apply to --other-dump (the dump is the other side)");
+  Report report;
+  report.tool_version = QDRIFT_VERSION;
+  const LoadOptions load_options;
+  const Limits& limits = load_options.limits;
+  std::optional<MappingRules> rules;
+  if (!o.rules_path.empty()) {
+    QD_ASSIGN_OR_RETURN(MappingRules r, read_mapping_rules(o.rules_path, limits));
+    rules = std::move(r);
+  }
+  QD_ASSIGN_OR_RETURN(Graph model, load_model(o.model, load_options, &report.ref_model));
+  std::optional<Graph> dump_graph;
+  if (!o.other_graph.empty()) {
+    QD_ASSIGN_OR_RETURN(Graph g, load_model(o.other_graph, load_options, &report.other_model));
+    dump_graph = std::move(g);
+  }
+  QD_ASSIGN_OR_RETURN(std::unique_ptr<DumpSource> dump,
+                      DumpSource::open(o.other_dump, dump_graph ? &*dump_graph : nullptr, limits));
+  if (!dump_graph) report.other_model.path = o.other_dump;
+  report.other_model.nodes = static_cast<int64_t>(dump->tensor_count());
+  report.ref_executor = reference_label(o.fake_quant);
+  report.other_executor = "dump";
+
+  ExecOptions ref_options;
+  ref_options.fake_quant = o.fake_quant;
+  ref_options.limits = limits;
+  auto ref_ex = Executor::create(model, kernel_table_for("ref"), ref_options);
+  if (!ref_ex) return ref_ex.status().with_context(o.model);
+  QD_ASSIGN_OR_RETURN(std::vector<Tensor> ref_feeds, feeds_for(model, o.inputs, limits, &report.inputs));
+  report.timings.load_ms = ms_since(start);
+
+  DriftOptions drift_options;
+  drift_options.thresholds = o.thresholds;
+  drift_options.rules = rules ? &*rules : nullptr;
+  drift_options.other_derives_from_ref = false;
+  drift_options.use_structure = dump_graph.has_value();
+  QD_RETURN_IF_ERROR(run_drift(*ref_ex, ref_feeds, *dump, drift_options, report));
+  add_nonfinite_input_hint(report);
+  report.timings.total_ms = ms_since(start);
+  return report;
+}
+
+}  // namespace
+
+Result<Report> make_diff_report(const DiffOptions& o) {
   const auto start = std::chrono::steady_clock::now();
+  if (!o.other_graph.empty() && o.other_dump.empty())
+    return invalid_input("--other-graph names the model a dump came from: give the dump with --other-dump DIR");
+  if (!o.other_dump.empty()) return diff_against_dump(o, start);
   if (o.against == "ref" && o.other_model.empty())
     return invalid_input("--against ref compares a second model: give it with --other MODEL2");
   if ((o.against == "fp32" || o.against == "ref") && (o.policy != "onnx" || !o.policy_sets.empty()))
@@ -211,8 +288,14 @@ Status diff_command(const DiffOptions& o) {
   const OnednnRuntimeInfo onednn = onednn_runtime_info();
   add_nonfinite_input_hint(report);
   add_kernel_drift_hint(report, {"oneDNN " + onednn.version, onednn.isa, onednn.int8_vnni});
+  add_cause_hints(report, {.ref = &model, .other = &other.graph, .policy = other.policy ? &*other.policy : nullptr,
+                           .fake_quant = o.fake_quant});
   report.timings.total_ms = ms_since(start);
+  return report;
+}
 
+Status diff_command(const DiffOptions& o) {
+  QD_ASSIGN_OR_RETURN(Report report, make_diff_report(o));
   if (!o.json_path.empty()) QD_RETURN_IF_ERROR(write_file_bytes(o.json_path, report_to_json(report)));
   ReportTextOptions text;
   text.max_rows = o.rows;

@@ -36,9 +36,13 @@ struct DiffOptions {
   size_t rows = 40;                      // table rows on screen, 0 = all
   bool wide = false;                     // full tensor names in the table
   std::string json_path;                 // the report (qdrift.report/1)
+  std::string other_dump;                // a directory of tensors another framework dumped (the other side)
+  std::string other_graph;               // the model that dump came from (pairs by structure too)
 };
 
 CLI::App* add_diff_command(CLI::App& app, DiffOptions& options);
 Status diff_command(const DiffOptions& options);
+// The report `qdrift diff` prints and writes, without printing or writing it (explain's trials).
+Result<Report> make_diff_report(const DiffOptions& options);
 
 }  // namespace qdrift::cli

@@ -58,6 +58,20 @@ std::string TensorDumper::dump(const Node& node, size_t output_index, const Valu
                              {"output_index", output_index},
                              {"dtype", dtype_name(tensor.dtype)},
                              {"shape", json_shape(tensor.shape)}};
+  // Integer codes carry their grid, so that a dump can be read back as real values
+  // (`qdrift diff --other-dump`).
+  const std::optional<QuantParams>& q = tensor.quant ? tensor.quant : value.quant;
+  if (q && (tensor.dtype == DType::u8 || tensor.dtype == DType::s8 || tensor.dtype == DType::s32)) {
+    nlohmann::ordered_json& e = index_["tensors"][file];
+    if (q->is_per_axis()) {
+      e["scale"] = q->scale;
+      e["zero_point"] = q->zero_point;
+      e["axis"] = q->axis;
+    } else {
+      e["scale"] = q->scale[0];
+      e["zero_point"] = q->zero_point[0];
+    }
+  }
   return file;
 }
 

@@ -112,6 +112,12 @@ Result<std::optional<LoweredGraph>> lower_if_needed(const Graph& model, const Ru
   if (!int8 && o.dump_lowered_path.empty()) return std::optional<LoweredGraph>{};
   QD_ASSIGN_OR_RETURN(Int8Policy policy, int8_policy_from(o.policy, o.policy_sets));
   if (int8) rec.policy = int8_policy_describe(policy);
+  if (policy.act_scales == ActScales::observed_max) {  // the calibration pass, on the reference
+    QD_ASSIGN_OR_RETURN(std::vector<BoundInput> bound, bind_inputs(model, o.inputs, LoadOptions{}.limits));
+    std::vector<Tensor> feeds;
+    for (BoundInput& b : bound) feeds.push_back(std::move(b.tensor));
+    QD_ASSIGN_OR_RETURN(policy.observed_max_abs, calibrate_act_scales(model, o.fake_quant, feeds));
+  }
   QD_ASSIGN_OR_RETURN(LoweredGraph low, lower(model, policy));
   if (!o.dump_lowered_path.empty()) {
     std::string text;

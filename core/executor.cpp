@@ -213,10 +213,23 @@ Result<std::vector<Tensor>> Executor::run_node(size_t node_index, std::span<cons
   QD_ASSERT(node_index < kernels_.size());
   const Node& node = g.nodes[node_index];
   QD_ASSERT(inputs.size() == node.inputs.size());
-  for (const Tensor* t : inputs) QD_ASSERT(!t || t->layout == Layout::row_major);
+  Kernel& kernel = *kernels_[node_index];
+  // A kernel that reads channels-last gets it, as its producer hands it over in a run: its
+  // usual path (the oneDNN convolution would otherwise keep a staging buffer per node).
+  std::vector<Tensor> converted(inputs.size());
+  std::vector<const Tensor*> ptrs(inputs.begin(), inputs.end());
+  for (size_t i = 0; i < ptrs.size(); ++i) {
+    if (!ptrs[i]) continue;
+    QD_ASSERT(ptrs[i]->layout == Layout::row_major);
+    if (kernel.reads_channels_last(i) && ptrs[i]->rank() >= 3 && ptrs[i]->rank() <= 5 &&
+        !layouts_share_bytes(ptrs[i]->shape)) {
+      converted[i] = to_channels_last(*ptrs[i]);
+      ptrs[i] = &converted[i];
+    }
+  }
   std::vector<Tensor> outs(node.outputs.size());
-  KernelContext ctx{g, node, options_, inputs, outs};
-  Status s = kernels_[node_index]->run(ctx);
+  KernelContext ctx{g, node, options_, ptrs, outs};
+  Status s = kernel.run(ctx);
   if (!s) return s.with_context(g.describe(node));
   for (size_t o = 0; o < node.outputs.size(); ++o) {
     if (node.outputs[o] == kNoValue) continue;

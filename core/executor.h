@@ -147,7 +147,8 @@ class Executor {
   // Runs node `node_index` alone on the given inputs (one per node input, nullptr for an
   // omitted one; row-major; an initializer input may be given as graph().value(v).initializer),
   // with the kernel the executor built for it. Returns its outputs, row-major; outputs
-  // are checked against the graph as in run(). For re-running one op on inputs taken from
+  // are checked against the graph as in run(). A kernel that reads channels-last receives
+  // such inputs channels-last, as in a run. For re-running one op on inputs taken from
   // elsewhere (diff/drift.cpp's local drift); the executor's own runs are not affected.
   Result<std::vector<Tensor>> run_node(size_t node_index, std::span<const Tensor* const> inputs) const;
 

@@ -130,10 +130,14 @@ Status int8_policy_set(Int8Policy& p, const std::string& assignment) {
       return invalid_input("--set skip_nodes={}: not a valid regular expression ({})", v, e.what());
     }
     p.skip_nodes = v;
+  } else if (knob == "act_scales") {
+    if (v == "model") p.act_scales = ActScales::model;
+    else if (v == "observed_max") p.act_scales = ActScales::observed_max;
+    else return bad("model, observed_max");
   } else {
     return invalid_input(
         "--set {}: unknown knob (knobs: range, unsigned_after_relu, bias, weights, rounding, act_order, fp32_ops, "
-        "skip_nodes)",
+        "skip_nodes, act_scales)",
         knob);
   }
   p.overrides.push_back(assignment);
@@ -153,6 +157,7 @@ std::vector<std::pair<std::string, std::string>> int8_policy_knobs(const Int8Pol
       {"act_order", std::string(kAct[static_cast<int>(p.act_order)])},
       {"fp32_ops", p.all_int8_ops ? std::string("none") : "all_but:" + ops_list(p.int8_ops)},
       {"skip_nodes", p.skip_nodes.empty() ? "none" : p.skip_nodes},
+      {"act_scales", p.act_scales == ActScales::model ? "model" : "observed_max"},
   };
 }
 
@@ -174,7 +179,8 @@ std::string int8_policy_help() {
          "  rounding=half_even|half_away   requantization rounding (oneDNN: half_even only)\n"
          "  act_order=exact|after_scale    fused activation on real values, or on output-scaled values\n"
          "  fp32_ops=none|Op,Op|all_but:Op,Op   op types kept in float\n"
-         "  skip_nodes=REGEX               source nodes left unquantized\n";
+         "  skip_nodes=REGEX               source nodes left unquantized\n"
+         "  act_scales=model|observed_max  activation scales: the model's, or max |x| observed on the inputs\n";
 }
 
 }  // namespace qdrift

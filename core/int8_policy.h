@@ -8,6 +8,7 @@
 // alone. The lowering honours every knob or fails: no knob is ever silently ignored.
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -33,6 +34,13 @@ enum class ActOrder : uint8_t {
   after_scale,  // the activation is applied to output-scaled values with unchanged parameters
 };
 
+enum class ActScales : uint8_t {
+  model,         // the scales of the model's QuantizeLinear (the trained fake-quant scales)
+  observed_max,  // re-derived from the observed max |x| of each quantized tensor over the given
+                 // inputs (a calibration pass on the reference), as a deployment pass that reads
+                 // calibration thresholds instead of the trained scales does
+};
+
 struct Int8Policy {
   std::string name = "onnx";            // preset it started from
   std::vector<std::string> overrides;   // "knob=value" applied on top, in order
@@ -47,6 +55,10 @@ struct Int8Policy {
   bool all_int8_ops = true;
   std::set<OpKind> int8_ops;
   std::string skip_nodes;  // ECMAScript regex over source node names left in f32; "" = none
+  ActScales act_scales = ActScales::model;
+  // act_scales=observed_max: max |x| of the input of each activation QuantizeLinear, by the
+  // name of the tensor it quantizes; filled by the caller's calibration pass before lowering.
+  std::map<std::string, float> observed_max_abs;
 
   bool op_allowed_int8(OpKind k) const { return all_int8_ops || int8_ops.count(k) > 0; }
 };
@@ -54,7 +66,7 @@ struct Int8Policy {
 // Presets: "onnx" (default), "paddle-onednn", "paddle-lite-arm".
 Result<Int8Policy> int8_policy_preset(const std::string& name);
 // Applies "knob=value". Knobs: range, unsigned_after_relu, bias, weights, rounding,
-// act_order, fp32_ops, skip_nodes. Unknown knobs or values are invalid_input.
+// act_order, fp32_ops, skip_nodes, act_scales. Unknown knobs or values are invalid_input.
 Status int8_policy_set(Int8Policy& policy, const std::string& assignment);
 // Every knob and its value, in the order of the policy table, as `--set` accepts them:
 // {"range", "[-128,127]"}, {"unsigned_after_relu", "off"}, ... {"skip_nodes", "none"}.

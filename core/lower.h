@@ -6,7 +6,9 @@
 //   for (const Value& v : low->graph.values)
 //     fmt::print("{} stands for {} ({})\n", v.name, v.provenance.source, v.provenance.rewrite);
 //
-// The rules, each recording provenance on the values it makes (see docs/lowering.md):
+// The rules, each in its own file of core/lower/ with one line in the rule table
+// (core/lower/rule_table.cpp), each recording provenance on the values it makes (see
+// docs/lowering.md):
 //   fuse_conv        DQ(x) -> Conv(DQ(w), bias) -> [Relu|Clip|HardSwish|LeakyRelu] -> Q  => QConv
 //   fuse_conv_sum    ... Conv -> Add(., DQ(skip)) -> [act] -> Q                          => QConv + sum post-op
 //   fold_batchnorm   Conv -> BatchNormalization folded into re-quantized weights (weights=requantize)

@@ -11,6 +11,7 @@
 #include "core/qdq_params.h"
 #include "core/quant_math.h"
 #include "diff/mapping.h"
+#include "diff/mapping_value.h"
 #include "diff/measure.h"
 
 namespace qdrift {
@@ -221,10 +222,22 @@ class LocalRerun {
 
 Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const Executor& other,
                  std::span<const Tensor> other_inputs, const DriftOptions& options, Report& report) {
+  return run_drift(ref, ref_inputs, ExecutorSource(other, other_inputs), options, report);
+}
+
+Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const TensorSource& other,
+                 const DriftOptions& options, Report& report) {
   const Graph& ga = ref.graph();
   const Graph& gb = other.graph();
   const Clock::time_point t_map = Clock::now();
-  Mapping mapping = map_tensors(ga, gb, options.rules, options.other_derives_from_ref);
+  std::vector<bool> other_produced(gb.values.size());
+  for (size_t v = 0; v < gb.values.size(); ++v) other_produced[v] = other.produces(static_cast<ValueId>(v));
+  Mapping mapping = map_tensors(ga, gb, options.rules, options.other_derives_from_ref, &other_produced);
+  if (!options.other_derives_from_ref && options.map_by_value) {
+    ValueMatchOptions value_options;
+    value_options.use_structure = options.use_structure;
+    QD_RETURN_IF_ERROR(map_by_structure_and_value(ref, ref_inputs, other, mapping, value_options));
+  }
 
   // Which pairs each tensor takes part in.
   std::vector<std::vector<size_t>> pairs_of_ref(ga.values.size()), pairs_of_other(gb.values.size());
@@ -236,20 +249,24 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
   for (ValueId v : ga.outputs) is_output[static_cast<size_t>(v)] = true;
 
   // Local drift re-runs every other node with a paired output on the reference partners of
-  // its produced inputs: `partner` is that reference tensor (the first pair's), and each
-  // reference tensor is kept until its pairs are measured and those re-runs are done.
+  // its produced inputs (an executor's only: a dump has no ops to re-run). `partner` is that
+  // reference tensor (the first pair's, in the reference's own layout), and each reference
+  // tensor is kept until its pairs are measured and those re-runs are done.
+  const Executor* other_executor = other.executor();
+  const bool local_drift = options.local_drift && other_executor != nullptr;
   std::vector<ValueId> partner(gb.values.size(), kNoValue);
   for (const TensorPair& p : mapping.pairs)
-    if (partner[static_cast<size_t>(p.other)] == kNoValue) partner[static_cast<size_t>(p.other)] = p.ref;
+    if (partner[static_cast<size_t>(p.other)] == kNoValue && p.layout.kind == LayoutKind::same)
+      partner[static_cast<size_t>(p.other)] = p.ref;
   std::vector<size_t> uses(ga.values.size(), 0);  // pairs + re-runs that read each reference tensor
   for (size_t v = 0; v < ga.values.size(); ++v) uses[v] = pairs_of_ref[v].size();
   std::vector<std::vector<ValueId>> rerun_reads(gb.nodes.size());  // distinct reference tensors a re-run reads
-  std::vector<bool> reruns(gb.nodes.size(), false);
-  if (options.local_drift)
+  if (local_drift)
     for (size_t ni = 0; ni < gb.nodes.size(); ++ni) {
       const Node& n = gb.nodes[ni];
-      for (ValueId o : n.outputs) reruns[ni] = reruns[ni] || (o != kNoValue && !pairs_of_other[static_cast<size_t>(o)].empty());
-      if (!reruns[ni]) continue;
+      bool reruns = false;
+      for (ValueId o : n.outputs) reruns = reruns || (o != kNoValue && !pairs_of_other[static_cast<size_t>(o)].empty());
+      if (!reruns) continue;
       for (ValueId x : n.inputs) {
         if (x == kNoValue || gb.value(x).producer == kNoNode) continue;
         const ValueId a = partner[static_cast<size_t>(x)];
@@ -297,12 +314,13 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
     if (!pairs_of_other[static_cast<size_t>(o)].empty()) check[static_cast<size_t>(o)] = t;
   };
 
-  const LocalRerun local(other, other_inputs);
+  std::optional<LocalRerun> local;
+  if (local_drift) local.emplace(*other_executor, other.inputs());
   const auto reference_input = [&](ValueId x) -> std::optional<Tensor> {
     const ValueId a = partner[static_cast<size_t>(x)];
     if (a == kNoValue || !kept[static_cast<size_t>(a)]) return std::nullopt;
     const Kept& k = *kept[static_cast<size_t>(a)];
-    return local.input_from(x, k.native, k.grid);
+    return local->input_from(x, k.native, k.grid);
   };
   int64_t local_node = -1;                        // the node whose re-run is in local_outputs
   std::optional<std::vector<Tensor>> local_outputs;
@@ -324,9 +342,9 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
       c.reset();
     }
     const auto ni = static_cast<int64_t>(&node - gb.nodes.data());
-    if (options.local_drift && local_node != ni) {
+    if (local && local_node != ni) {
       local_node = ni;
-      local_outputs = local.run(static_cast<size_t>(ni), reference_input);
+      local_outputs = local->run(static_cast<size_t>(ni), reference_input);
     }
     const Tensor* local_out = nullptr;
     std::optional<QuantParams> local_grid;
@@ -334,7 +352,8 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
       local_out = &(*local_outputs)[index];
       local_grid = tensor_grid(gb, o, local_out);
     }
-    // Measured on the tensors as produced (codes stay codes): no f32 copy of either side.
+    // Measured on the tensors as produced (codes stay codes, no f32 copy), unless the other
+    // side holds another layout (NHWC, NCHWc): then its real values in the reference's order.
     for (size_t i : mine) {
       const TensorPair& p = mapping.pairs[i];
       std::optional<Kept>& k = kept[static_cast<size_t>(p.ref)];
@@ -349,20 +368,27 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
       r.kernel_differ = kc.differ;
       r.kernel_max_abs = kc.max_abs;
       r.kernel_max_steps = kc.max_steps;
+      r.confidence = p.confidence;
+      r.other_layout = layout_name(p.layout);
+      std::optional<Tensor> reordered;
+      if (p.layout.kind != LayoutKind::same) reordered = to_ref_order(real_values(t, q), k->side.shape, p.layout);
+      const Tensor& measured_other = reordered ? *reordered : t;
+      const QuantParams* other_grid = reordered ? nullptr : q;  // reordered: real values already
       const QuantParams* ref_grid = k->grid ? &*k->grid : nullptr;
-      if (k->native.numel() == t.numel()) {
+      if (k->native.numel() == measured_other.numel()) {
         const QuantParams* step_grid = p.steps_in_other_grid && q ? q : ref_grid;
-        r.drift = measure_drift_real(k->native, ref_grid, t, q, step_grid);
+        r.drift = measure_drift_real(k->native, ref_grid, measured_other, other_grid, step_grid);
         r.divergent = is_divergent(r.drift, options.thresholds);
         measured[i] = true;
-        if (local_out && local_out->numel() == t.numel()) {
+        if (local_out && !reordered && local_out->numel() == t.numel()) {
           r.has_local_drift = true;
           r.local_drift = measure_drift_real(k->native, ref_grid, *local_out, local_grid ? &*local_grid : nullptr,
                                              step_grid);
           r.local_divergent = is_divergent(r.local_drift, options.thresholds);
         }
         if (r.graph_output) {
-          const auto [agree, rows] = top1_rows(real_values(k->native, ref_grid), real_values(t, q), k->side.shape);
+          const auto [agree, rows] = top1_rows(real_values(k->native, ref_grid),
+                                               real_values(measured_other, other_grid), k->side.shape);
           top1_agree += agree;
           top1_rows_total += rows;
         }
@@ -372,44 +398,55 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
     measure_ms += ms_between(t0, Clock::now());
   };
 
-  // Lockstep: the other side runs a node once the reference has produced the partners of
-  // its paired outputs and of the inputs its re-run reads; until then the reference steps.
-  // Each side thus keeps only what the other has not reached yet.
-  QD_ASSIGN_OR_RETURN(ExecutorRun ref_run, ref.start(ref_inputs));
-  QD_ASSIGN_OR_RETURN(ExecutorRun other_run, other.start(other_inputs));
-  std::optional<ExecutorRun> check_run;
-  if (options.kernel_check) {
-    QD_ASSERT(&options.kernel_check->graph() == &gb);  // the same graph, another kernel table
-    QD_ASSIGN_OR_RETURN(check_run, options.kernel_check->start(other_inputs));
-  }
-  const auto ready = [&](size_t ni) {
-    const Node& n = gb.nodes[ni];
-    for (ValueId o : n.outputs)
-      if (o != kNoValue)
-        for (size_t i : pairs_of_other[static_cast<size_t>(o)])
-          if (!produced[static_cast<size_t>(mapping.pairs[i].ref)]) return false;
-    for (ValueId a : rerun_reads[ni])
-      if (!produced[static_cast<size_t>(a)]) return false;
-    return true;
-  };
   double ref_ms = 0, other_ms = 0;
-  while (!other_run.done()) {
-    const size_t ni = other_run.next_node();
-    if (!ref_run.done() && !ready(ni)) {
-      const Clock::time_point t0 = Clock::now();
-      QD_RETURN_IF_ERROR(ref_run.step(ref_observer));
-      ref_ms += ms_between(t0, Clock::now());
-      continue;
-    }
-    if (check_run) QD_RETURN_IF_ERROR(check_run->step(check_observer));
+  QD_ASSIGN_OR_RETURN(ExecutorRun ref_run, ref.start(ref_inputs));
+  const auto step_ref = [&]() -> Status {
     const Clock::time_point t0 = Clock::now();
-    QD_RETURN_IF_ERROR(other_run.step(other_observer));
-    for (ValueId a : rerun_reads[ni]) release(a);
-    other_ms += ms_between(t0, Clock::now());
+    Status s = ref_run.step(ref_observer);
+    ref_ms += ms_between(t0, Clock::now());
+    return s;
+  };
+  if (other_executor) {
+    // Lockstep: the other side runs a node once the reference has produced the partners of
+    // its paired outputs and of the inputs its re-run reads; until then the reference steps.
+    // Each side thus keeps only what the other has not reached yet.
+    QD_ASSIGN_OR_RETURN(ExecutorRun other_run, other_executor->start(other.inputs()));
+    std::optional<ExecutorRun> check_run;
+    if (options.kernel_check) {
+      QD_ASSERT(&options.kernel_check->graph() == &gb);  // the same graph, another kernel table
+      QD_ASSIGN_OR_RETURN(check_run, options.kernel_check->start(other.inputs()));
+    }
+    const auto ready = [&](size_t ni) {
+      const Node& n = gb.nodes[ni];
+      for (ValueId o : n.outputs)
+        if (o != kNoValue)
+          for (size_t i : pairs_of_other[static_cast<size_t>(o)])
+            if (!produced[static_cast<size_t>(mapping.pairs[i].ref)]) return false;
+      for (ValueId a : rerun_reads[ni])
+        if (!produced[static_cast<size_t>(a)]) return false;
+      return true;
+    };
+    while (!other_run.done()) {
+      const size_t ni = other_run.next_node();
+      if (!ref_run.done() && !ready(ni)) {
+        QD_RETURN_IF_ERROR(step_ref());
+        continue;
+      }
+      if (check_run) QD_RETURN_IF_ERROR(check_run->step(check_observer));
+      const Clock::time_point t0 = Clock::now();
+      QD_RETURN_IF_ERROR(other_run.step(other_observer));
+      for (ValueId a : rerun_reads[ni]) release(a);
+      other_ms += ms_between(t0, Clock::now());
+    }
+    while (!ref_run.done()) QD_RETURN_IF_ERROR(step_ref());
+  } else {
+    // A dump: the reference runs first, keeping its paired tensors as produced.
+    QD_ASSERT(options.kernel_check == nullptr);  // the kernel check runs an executor's graph
+    while (!ref_run.done()) QD_RETURN_IF_ERROR(step_ref());
+    const Clock::time_point t0 = Clock::now();
+    QD_RETURN_IF_ERROR(other.run(other_observer));
+    other_ms = ms_between(t0, Clock::now());
   }
-  const Clock::time_point t_rest = Clock::now();
-  while (!ref_run.done()) QD_RETURN_IF_ERROR(ref_run.step(ref_observer));
-  ref_ms += ms_between(t_rest, Clock::now());
   report.timings.ref_ms = ref_ms;
   report.timings.other_ms = other_ms;
 

@@ -9,7 +9,8 @@
 // Executors know nothing of this file: it subscribes to their observers (core/executor.h).
 // Both sides run in lockstep (ExecutorRun::step): the other side runs a node as soon as the
 // reference has produced the partners it needs, so a paired reference tensor is kept (as
-// produced: codes for quantized tensors) only until its partners are measured.
+// produced: codes for quantized tensors) only until its partners are measured. A dump
+// (a TensorSource without an executor) is read after the reference has run.
 // Local drift: each other-side node with a paired output is also re-run alone
 // (Executor::run_node) on the reference partners of its inputs, quantized with the other
 // side's input parameters, and measured against the reference like the pair itself.
@@ -21,6 +22,7 @@
 #include "core/executor.h"
 #include "diff/mapping_rules.h"
 #include "diff/report.h"
+#include "diff/tensor_source.h"
 
 namespace qdrift {
 
@@ -32,6 +34,11 @@ struct DriftOptions {
   // oneDNN), run on other_inputs; each paired tensor of the other side is then compared
   // with it element by element (PairRecord::has_kernel_check).
   const Executor* kernel_check = nullptr;
+  // For a second model or a dump: complete the mapping by structure and value after names
+  // and rules (diff/mapping_value.h; both sides then run once more). use_structure false:
+  // by value and execution order only (a dump without its graph).
+  bool map_by_value = true;
+  bool use_structure = true;
   // Re-run each other-side node with a paired output on the reference's tensors and
   // measure it (PairRecord::local_drift): the error a layer adds, apart from what it inherits.
   bool local_drift = true;
@@ -41,6 +48,9 @@ struct DriftOptions {
 // ref/other/measure timings. Errors: the executors' (bad inputs), nothing else.
 Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const Executor& other,
                  std::span<const Tensor> other_inputs, const DriftOptions& options, Report& report);
+// The same with any source of the other side's tensors (an executor, a dump directory).
+Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const TensorSource& other,
+                 const DriftOptions& options, Report& report);
 
 // The quantization grid a tensor of `graph` lives on, for dequantizing it and measuring
 // steps: the tensor's own parameters, else its value's (lowered graphs), else those of the

@@ -39,9 +39,13 @@ bool regrids(const std::string& rewrite) { return rewrite == "requantize_concat_
 
 }  // namespace
 
-Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* rules, bool other_derives_from_ref) {
+Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* rules, bool other_derives_from_ref,
+                    const std::vector<bool>* other_produced) {
   const std::vector<int64_t> ref_order = production_order(ref);
-  const std::vector<int64_t> other_order = production_order(other);
+  std::vector<int64_t> other_order = production_order(other);
+  if (other_produced)
+    for (size_t v = 0; v < other_order.size(); ++v)
+      if (!(*other_produced)[v]) other_order[v] = -1;
   const auto produced_in = [](const std::vector<int64_t>& order, ValueId v) {
     return v != kNoValue && order[static_cast<size_t>(v)] >= 0;
   };
@@ -57,7 +61,11 @@ Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* ru
                       shape_str(other.value(o).shape), shape_str(ref.value(r).shape));
       return;
     }
-    m.pairs.push_back({r, o, method, std::move(detail)});
+    TensorPair& p = m.pairs.emplace_back();
+    p.ref = r;
+    p.other = o;
+    p.method = method;
+    p.detail = std::move(detail);
     ref_done[static_cast<size_t>(r)] = true;
     other_done[static_cast<size_t>(o)] = true;
   };
@@ -139,7 +147,7 @@ Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* ru
     }
   for (const Node& n : other.nodes)
     for (ValueId o : n.outputs) {
-      if (o == kNoValue || other_done[static_cast<size_t>(o)]) continue;
+      if (o == kNoValue || other_done[static_cast<size_t>(o)] || !produced_in(other_order, o)) continue;
       const Provenance& p = other.value(o).provenance;
       std::string reason = !p.rewrite.empty() && p.source.empty()
                                ? fmt::format("made by the lowering ({}), no source tensor", p.rewrite)

@@ -6,7 +6,8 @@
 //                match_method_name(p.method));
 //
 // Methods, most certain first: provenance (the other graph is our lowering: each value names
-// the source tensor it stands for), name (identical names), rule (the user's rules file).
+// the source tensor it stands for), name (identical names), rule (the user's rules file);
+// structure and value (diff/mapping_value.h) then complete it for a second model or a dump.
 // Only produced tensors (node outputs) are paired; a reference tensor may pair with several
 // other tensors (a rule's one-to-many). Tensors left without a partner are listed with the
 // reason, never dropped.
@@ -18,6 +19,7 @@
 #include "core/graph.h"
 #include "diff/mapping_rules.h"
 #include "diff/report.h"
+#include "diff/tensor_layouts.h"
 
 namespace qdrift {
 
@@ -30,6 +32,8 @@ struct TensorPair {
   // re-quantizes Concat inputs to the Concat's grid, which the reference does after the
   // Concat): its error is measured in steps of its own grid, not the reference's.
   bool steps_in_other_grid = false;
+  double confidence = 1;  // [0, 1]: below 1 only for structure and value pairs
+  LayoutMatch layout;     // how the other tensor holds the reference's logical shape
 };
 
 struct Mapping {
@@ -42,6 +46,9 @@ struct Mapping {
 // model, and a lowered value's source name serves as another name for it (names and rules
 // may use either). Pairs whose element counts differ are not made; both tensors are then
 // listed as unmatched with the shapes in the reason.
-Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* rules, bool other_derives_from_ref = true);
+// `other_produced`, when given, marks the values of `other` that exist (a dump holds only
+// some tensors of its graph); the others are neither paired nor listed.
+Mapping map_tensors(const Graph& ref, const Graph& other, const MappingRules* rules, bool other_derives_from_ref = true,
+                    const std::vector<bool>* other_produced = nullptr);
 
 }  // namespace qdrift

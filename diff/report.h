@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/dtype.h"
@@ -94,6 +95,13 @@ struct PairRecord {
   int64_t kernel_differ = 0;       // elements where oneDNN != the oracle
   double kernel_max_abs = 0;       // largest |oneDNN - oracle| in real values
   double kernel_max_steps = -1;    // the same in steps of the other tensor's scale; -1 without one
+  // How sure the pairing is, in [0, 1]: 1 for provenance, name and rule; for structure and
+  // value, from the structural match and the agreement of the values (docs/mapping.md).
+  double confidence = 1;
+  // How the other tensor's elements are laid out relative to the reference's logical shape:
+  // "" the same order, "nhwc" channels last, "nchwc<B>" channel blocks of B (docs/mapping.md).
+  // The other side is measured after moving its elements into the reference's order.
+  std::string other_layout;
   // Local drift: the other side's op re-run on the reference's inputs (each quantized with
   // the other side's input parameters) and measured against the reference as `drift` is:
   // the error this layer adds, apart from the error it inherits. Absent (has_local_drift
@@ -118,6 +126,10 @@ struct CauseHint {
   std::string cause;          // stable id: "unsigned_grid", "bias_rounding", "non_vnni_saturation", ...
   int64_t pair = -1;          // index into Report::pairs, -1 for the whole run
   std::string message;        // one line for people
+  // The numbers that fired it (docs/causes.md lists them per cause), e.g. {"ref_max_code", 127}.
+  std::vector<std::pair<std::string, double>> evidence;
+  std::string knob;           // the policy knob responsible ("act_order=after_scale"), "" when none
+  int64_t pair_count = 0;     // pairs with the same signature (this entry names the first); 0 = not counted
 };
 
 struct ModelRecord {

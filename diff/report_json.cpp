@@ -297,6 +297,12 @@ Status read_pair(const JsonField& f, PairRecord* p) {
   QD_ASSIGN_OR_RETURN(p->kernel_differ, read_count(f["kernel_differ"]));
   QD_ASSIGN_OR_RETURN(p->kernel_max_abs, f["kernel_max_abs"].number());
   QD_ASSIGN_OR_RETURN(p->kernel_max_steps, f["kernel_max_steps"].number());
+  // Optional: reports written before structure and value mapping lack them.
+  QD_ASSIGN_OR_RETURN(std::optional<double> confidence, f["confidence"].optional_number());
+  if (confidence && !(*confidence >= 0 && *confidence <= 1)) return f["confidence"].error("expected a number in [0, 1]");
+  p->confidence = confidence.value_or(1.0);
+  QD_ASSIGN_OR_RETURN(std::optional<std::string> layout, f["other_layout"].optional_string());
+  p->other_layout = layout.value_or("");
   // Local drift is optional: absent where it cannot be computed, and in older reports.
   if (f.has("local_drift") && !f["local_drift"].is_null()) {
     p->has_local_drift = true;
@@ -323,6 +329,21 @@ Status read_cause(const JsonField& f, int64_t pairs, CauseHint* c) {
   QD_ASSIGN_OR_RETURN(c->cause, f["cause"].string());
   QD_ASSIGN_OR_RETURN(c->pair, read_index(f["pair"], pairs, "pair"));
   QD_ASSIGN_OR_RETURN(c->message, f["message"].string());
+  // knob, pair_count and evidence came later: optional.
+  if (f.has("knob")) {
+    QD_ASSIGN_OR_RETURN(c->knob, f["knob"].string());
+  }
+  if (f.has("pair_count")) {
+    QD_ASSIGN_OR_RETURN(c->pair_count, f["pair_count"].integer());
+  }
+  if (f.has("evidence")) {
+    const JsonField ev = f["evidence"];
+    QD_RETURN_IF_ERROR(ev.expect_object());
+    for (const auto& [key, value] : ev.value().items()) {
+      QD_ASSIGN_OR_RETURN(double v, ev[key].number());
+      c->evidence.emplace_back(key, v);
+    }
+  }
   return Status::ok();
 }
 
@@ -412,6 +433,8 @@ ordered_json report_to_json_value(const Report& r) {
     e["kernel_differ"] = p.kernel_differ;
     e["kernel_max_abs"] = json_number(p.kernel_max_abs);
     e["kernel_max_steps"] = json_number(p.kernel_max_steps);
+    e["confidence"] = json_number(p.confidence);
+    if (!p.other_layout.empty()) e["other_layout"] = p.other_layout;
     if (p.has_local_drift) {
       e["local_drift"] = drift_json(p.local_drift);
       e["local_divergent"] = p.local_divergent;
@@ -424,7 +447,17 @@ ordered_json report_to_json_value(const Report& r) {
     unmatched.push_back({{"side", u.side}, {"tensor", u.tensor}, {"node", u.node}, {"op", u.op}, {"reason", u.reason}});
   j["unmatched"] = std::move(unmatched);
   ordered_json causes = ordered_json::array();
-  for (const CauseHint& c : r.causes) causes.push_back({{"cause", c.cause}, {"pair", c.pair}, {"message", c.message}});
+  for (const CauseHint& c : r.causes) {
+    ordered_json e = {{"cause", c.cause}, {"pair", c.pair}, {"message", c.message}};
+    if (!c.knob.empty()) e["knob"] = c.knob;
+    if (c.pair_count > 0) e["pair_count"] = c.pair_count;
+    if (!c.evidence.empty()) {
+      ordered_json ev = ordered_json::object();
+      for (const auto& [key, value] : c.evidence) ev[key] = json_number(value);
+      e["evidence"] = std::move(ev);
+    }
+    causes.push_back(std::move(e));
+  }
   j["causes"] = std::move(causes);
   j["timings"] = {{"load_ms", json_number(r.timings.load_ms)},
                   {"ref_ms", json_number(r.timings.ref_ms)},

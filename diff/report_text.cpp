@@ -16,6 +16,16 @@ namespace qdrift {
 namespace {
 
 constexpr size_t kMaxNameWidth = 40;  // longer tensor names are shortened (shorten_names)
+
+// "rule", or for structure and value pairs the confidence too ("value 0.93"), and the other
+// side's layout when it is not the reference's ("structure 0.88 nhwc").
+std::string method_cell(const PairRecord& p) {
+  std::string cell(match_method_name(p.method));
+  if (p.method == MatchMethod::structure || p.method == MatchMethod::value) cell += fmt::format(" {:.2f}", p.confidence);
+  if (!p.other_layout.empty()) cell += " " + p.other_layout;
+  return cell;
+}
+
 constexpr size_t kMaxUnmatchedListed = 10;
 constexpr int64_t kNeighbours = 2;    // rows shown either side of the first divergence
 
@@ -275,7 +285,7 @@ void append_table(const Report& r, const ReportTextOptions& options, std::string
     const size_t i = shown[k];
     const PairRecord& p = r.pairs[i];
     const DriftMeasures& d = p.drift;
-    cells.push_back({fmt::format("{}", i), ref_names[k], other_names[k], std::string(match_method_name(p.method)),
+    cells.push_back({fmt::format("{}", i), ref_names[k], other_names[k], method_cell(p),
                      fmt::format("{}->{}", dtype_label(p.ref.dtype), dtype_label(p.other.dtype)),
                      number(d.max_abs, "{:.4g}"), d.has_steps ? number(d.max_abs_steps, "{:.2f}") : "-",
                      local_cell(p), number(d.sqnr_db, "{:.1f}"), number(d.cosine, "{:.6f}"), number(d.frac_differ * 100, "{:.1f}%")});
@@ -379,6 +389,13 @@ void append_findings(const Report& r, std::string& out) {
       if (c.pair >= 0 && static_cast<size_t>(c.pair) < r.pairs.size())
         where = fmt::format("pair {} '{}'", c.pair, printable(r.pairs[static_cast<size_t>(c.pair)].ref.tensor));
       fmt::format_to(o, "  {} ({}): {}\n", printable(c.cause), where, printable(c.message));
+      if (!c.knob.empty() || !c.evidence.empty()) {
+        std::string ev;
+        for (const auto& [key, value] : c.evidence) ev += fmt::format(" {}={}", printable(key), number(value, "{:.6g}"));
+        fmt::format_to(o, "    {}evidence:{}{}\n", c.knob.empty() ? "" : fmt::format("knob {}; ", printable(c.knob)),
+                       ev.empty() ? " (policy)" : ev,
+                       c.pair_count > 1 ? fmt::format(" ({} pairs alike)", c.pair_count) : "");
+      }
     }
   }
   if (r.top1_agreement < 0)

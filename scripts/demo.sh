@@ -1,22 +1,44 @@
 #!/usr/bin/env bash
-# demo.sh: builds qdrift, then runs its main job on the bundled MobileNetV3-flavoured QDQ
-# model: the drift report between the fake-quant reference and the model's real int8
-# execution on oneDNN, on screen and as JSON (out/report.json, schema qdrift.report/1).
+# demo.sh: builds qdrift, then shows it finding a bug: the bundled QAT MobileNetV3-style model
+# (testdata/qat/mbv3.onnx: HardSwish, squeeze-and-excitation, PACT clipping before every
+# activation fake-quant) deployed the way Paddle's Intel CPU int8 pass deploys it
+# (--policy paddle-onednn) leaves its fake-quant reference. qdrift shows where (the drift
+# table and the first divergent layer), why (the named cause with its evidence) and which
+# policy knob is responsible (qdrift explain), then the same model under --policy onnx
+# (the model's exact semantics): clean. Reports land in out/ (open one in the GUI:
+# qdrift-gui out/report.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh
+bash scripts/setup.sh qdrift
 mkdir -p out
-model=testdata/mobilenet_tiny_qdq.onnx
-input=testdata/mobilenet_tiny_input.npy
+qdrift=build/cli/qdrift
+model=testdata/qat/mbv3.onnx
+input=testdata/qat/mbv3_sample.npy      # the first of the 300 held-out inputs
+inputs=testdata/qat/mbv3_inputs.npy     # all 300, batch on the first axis
+labels=testdata/qat/mbv3_labels.npy
 
-echo "== qdrift diff: fake-quant reference vs the int8 runtime (oneDNN), policy onnx"
-build/cli/qdrift diff "$model" --input "$input" --json out/report.json
+echo "== 1. qdrift diff: fake-quant reference vs int8 on oneDNN under Paddle's policy (paddle-onednn)"
+"$qdrift" diff "$model" --input "$input" --policy paddle-onednn --rows 12 --json out/report.json
 echo
-echo "== the same model under Paddle's Intel CPU int8 policy (paddle-onednn), 12 rows"
-build/cli/qdrift diff "$model" --input "$input" --policy paddle-onednn --rows 12 --json out/report_paddle_onednn.json
+echo "== 2. qdrift explain: which knob of paddle-onednn is responsible (each set back to onnx in turn)"
+"$qdrift" explain "$model" --input "$input" --policy paddle-onednn --json out/explain.json
 echo
-echo "== the quantization error itself: fake-quant reference vs the fp32 model (QDQ removed), 12 rows"
-build/cli/qdrift diff "$model" --input "$input" --against fp32 --rows 12 --json out/report_fp32.json
+# qdrift eval (fake-quant vs int8 over a whole input set) comes with its own branch; run it
+# when this build has it.
+has_eval=0
+if "$qdrift" --help | grep -q '^  eval '; then has_eval=1; fi
+if ((has_eval)); then
+  echo "== 3. fake-quant vs int8 top-1 agreement on the 300 bundled inputs, paddle-onednn"
+  "$qdrift" eval "$model" --inputs "$inputs" --labels "$labels" --policy paddle-onednn --rows 5 --json out/eval_paddle_onednn.json
+  echo
+fi
+echo "== 4. the same model under the onnx policy (the model's exact semantics): clean"
+"$qdrift" diff "$model" --input "$input" --policy onnx --rows 6 --json out/report_onnx.json
+if ((has_eval)); then
+  echo
+  "$qdrift" eval "$model" --inputs "$inputs" --labels "$labels" --policy onnx --rows 5 --json out/eval_onnx.json
+fi
 echo
-echo "demo: wrote out/report.json, out/report_paddle_onednn.json and out/report_fp32.json (docs/report.md)"
+echo "demo: wrote out/report.json (paddle-onednn), out/explain.json and out/report_onnx.json (docs/report.md,"
+echo "docs/explain.md, docs/causes.md); open a report in the GUI with: qdrift-gui out/report.json"

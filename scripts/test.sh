@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh: builds qdrift and runs every test, in three stages (docs/robustness.md):
 #   1. build/ (Release, via setup.sh): unit tests, the ONNX node conformance suite and the
-#      hostile-input corpus (ctest labels unit, conformance, bad_inputs);
+#      hostile-input corpus (ctest labels unit, conformance, bad_inputs); on an AVX-512
+#      machine the unit and int8 tests run a second time with oneDNN capped at AVX2;
 #   2. build-asan/: the same tests under ASan+UBSan (libraries -O1, test code -O0, line
 #      tables only; no GUI, no benchmarks);
 #   3. build-fuzz/, when clang++-14 is installed: a short libFuzzer run of every target,
@@ -35,6 +36,16 @@ bash scripts/setup.sh qdrift_tests
 stage_done "setup + build (build/)"
 ctest --test-dir build --output-on-failure -j2
 stage_done "tests (build/)"
+
+# oneDNN picks its kernels by ISA (docs/int8_runtime.md): on a machine with AVX-512, run
+# the unit tests and the int8 conformance again with oneDNN capped at AVX2, so every run
+# checks both the AVX2 (non-VNNI) kernels and the native ones.
+if grep -q avx512 /proc/cpuinfo; then
+  echo "test: unit and int8 tests again with ONEDNN_MAX_CPU_ISA=AVX2"
+  ONEDNN_MAX_CPU_ISA=AVX2 ctest --test-dir build --output-on-failure -j2 -L unit
+  ONEDNN_MAX_CPU_ISA=AVX2 ctest --test-dir build --output-on-failure -j2 -R '^conformance_(int8|oracle)$'
+  stage_done "tests, oneDNN capped at AVX2"
+fi
 
 if [[ ${QDRIFT_TEST_SANITIZE:-1} != 0 ]]; then
   echo "test: ASan+UBSan build (build-asan/)"

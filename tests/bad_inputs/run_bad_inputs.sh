@@ -7,12 +7,14 @@
 #   EXIT      the expected exit code
 #   STREAM    stderr: the whole of stderr is one line "qdrift: ..." holding FRAGMENT
 #             stdout: stdout holds FRAGMENT (cases that run, e.g. NaN inputs with --stats)
-#   ARGS      the qdrift arguments; @name is the file tests/bad_inputs/name
+#   ARGS      the qdrift arguments; @name is the file tests/bad_inputs/name, %name a hostile
+#             dump directory make_bad_dumps.sh makes at test time
 set -uo pipefail
 qdrift=$1
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+bash "$here/make_bad_dumps.sh" "$tmp/dumps"
 failed=0
 cases=0
 while IFS='|' read -r want stream fragment args; do
@@ -21,7 +23,9 @@ while IFS='|' read -r want stream fragment args; do
   stream=${stream// /}
   fragment=$(echo "$fragment" | sed 's/^ *//;s/ *$//')
   argv=()
-  for a in $args; do [[ $a == @* ]] && argv+=("$here/${a#@}") || argv+=("$a"); done
+  for a in $args; do
+    if [[ $a == @* ]]; then argv+=("$here/${a#@}"); elif [[ $a == %* ]]; then argv+=("$tmp/dumps/${a#%}"); else argv+=("$a"); fi
+  done
   ((cases++))
   timeout 60 "$qdrift" "${argv[@]}" > "$tmp/out" 2> "$tmp/err"
   got=$?

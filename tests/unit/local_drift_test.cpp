@@ -102,8 +102,6 @@ TEST(LocalDrift, NoLayerAddsMoreThanOneStepUnderOnnx) {
         ++with_steps;
         EXPECT_LE(p.local_drift.max_abs_steps, 1.0) << onnx << " on " << table->name << ": " << p.ref.tensor;
         EXPECT_FALSE(p.local_divergent) << p.ref.tensor;
-        // A layer never adds more than the pair's whole drift shows where nothing is inherited.
-        if (p.drift.max_abs == 0) EXPECT_LE(p.local_drift.max_abs_steps, 1.0);
       }
       EXPECT_GT(with_steps, 2) << onnx;
     }

@@ -165,8 +165,10 @@ Report sample_report() {
   r.top1_agreement = 0.5;
   r.unmatched = {{"ref", "x_scale", "", "", "constant of a QuantizeLinear"},
                  {"other", "b2_requant", "b2", "QConv", "fused into QConv 'b2'"}};
-  r.causes = {{"unsigned_grid", 1, "activations on u8 where the reference uses s8"},
-              {"non_vnni_saturation", -1, "whole run: 16-bit accumulator saturation"}};
+  r.causes = {{"unsigned_grid", 1, "activations on u8 where the reference uses s8",
+               {{"scale_ratio", 127.0 / 255.0}, {"max_abs_steps", std::numeric_limits<double>::infinity()}},
+               "unsigned_after_relu=on", 2},
+              {"non_vnni_saturation", -1, "whole run: 16-bit accumulator saturation", {}, "", 0}};
   r.timings = {12.5, 3.25, 1.0 / 7.0, 0.5, 17.0};
   return r;
 }
@@ -293,6 +295,9 @@ void expect_same(const Report& a, const Report& b) {
     EXPECT_EQ(a.causes[i].cause, b.causes[i].cause);
     EXPECT_EQ(a.causes[i].pair, b.causes[i].pair);
     EXPECT_EQ(a.causes[i].message, b.causes[i].message);
+    EXPECT_EQ(a.causes[i].knob, b.causes[i].knob);
+    EXPECT_EQ(a.causes[i].pair_count, b.causes[i].pair_count);
+    EXPECT_EQ(a.causes[i].evidence, b.causes[i].evidence);  // in order, doubles exact (inf as "inf")
   }
   expect_same(a.timings.load_ms, b.timings.load_ms, "timings.load_ms");
   expect_same(a.timings.ref_ms, b.timings.ref_ms, "timings.ref_ms");
@@ -367,6 +372,26 @@ TEST(ReportJson, UnknownFieldsAreIgnored) {
   auto back = parse_report_json(j.dump(), "r.json");
   ASSERT_TRUE(back) << back.status().message();
   expect_same(sample_report(), *back);
+}
+
+// Reports written before causes had knob, pair_count and evidence still read.
+TEST(ReportJson, CausesWithoutKnobOrEvidenceRead) {
+  ordered_json j = report_to_json_value(sample_report());
+  for (auto& c : j["causes"]) {
+    c.erase("knob");
+    c.erase("pair_count");
+    c.erase("evidence");
+  }
+  auto back = parse_report_json(j.dump(), "r.json");
+  ASSERT_TRUE(back) << back.status().message();
+  ASSERT_EQ(back->causes.size(), 2u);
+  EXPECT_TRUE(back->causes[0].evidence.empty());
+  EXPECT_EQ(back->causes[0].knob, "");
+  EXPECT_EQ(back->causes[0].pair_count, 0);
+  j["causes"][0]["evidence"] = {{"scale_ratio", "half"}};
+  auto bad = parse_report_json(j.dump(), "r.json");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.status().message().find("causes[0].evidence.scale_ratio"), std::string::npos) << bad.status().message();
 }
 
 void expect_rejected(const ordered_json& j, const std::string& expected) {

@@ -1,0 +1,49 @@
+// int8_add.cpp: rule int8_add.
+#include "core/lower/lowering.h"
+
+namespace qdrift {
+
+// DQ(a) + DQ(b) -> Q, both inputs and the output per-tensor int8 with constant parameters,
+// a and b of one known shape (no broadcasting): one QAdd (rule int8_add), which computes
+// the reference's float steps exactly (core/lowered_ops.h). A residual Add fed by a conv's
+// float output was already taken by fuse_conv_sum at the conv. Not under a narrow s8
+// range (the float path clips before quantizing) or where the policy keeps Add in f32.
+Result<bool> Lowering::int8_add(NodeId id) {
+  const Node& n = node(id);
+  if (!int8_allowed(n) || n.inputs.size() != 2 || n.outputs.size() != 1) return false;
+  for (ValueId in : n.inputs) {
+    if (!activation_dq(in)) return false;
+    const Value& v = src_.value(in);
+    if (!v.has_shape || !shape_is_known(v.shape)) return false;
+  }
+  if (src_.value(n.inputs[0]).shape != src_.value(n.inputs[1]).shape) return false;
+  const Node* q = closing_q(n.outputs[0]);
+  if (!q) return false;
+  QD_ASSIGN_OR_RETURN(auto qp, qdq_params(*q));
+  if (policy_.range == QuantRange::narrow && qp->zero_point_type == DType::s8) return false;
+  const NodeId qid = sole_consumer_id(n.outputs[0]);
+  defer(qid, [this, plan = PassthroughPlan{id, qid}] { return emit_add(plan); });
+  return true;
+}
+
+Status Lowering::emit_add(const PassthroughPlan& plan) {
+  const Node& n = node(plan.op);
+  const Node& q = node(plan.q);
+  QD_ASSIGN_OR_RETURN(auto qp, qdq_params(q));
+  const QuantParams py = adjusted_output_quant(*qp, false);
+  Node add = lowered_node(OpKind::QAdd, n.name);
+  for (ValueId in : n.inputs) {
+    QD_ASSIGN_OR_RETURN(ValueId xq, int8_value(*activation_dq(in)));
+    const QuantParams& pin = *out_.value(xq).quant;
+    if (pin.is_per_axis()) return internal_error("int8_add: input '{}' is quantized per axis", out_.value(xq).name);
+    add.inputs.push_back(xq);
+  }
+  const ValueId y_source = q.outputs[0];
+  const ValueId y = new_value(src_.value(y_source).name, py.zero_point_type, y_source, "int8_add", py);
+  add.outputs = {y};
+  emit(std::move(add));
+  val_[static_cast<size_t>(y_source)] = y;
+  return Status::ok();
+}
+
+}  // namespace qdrift
