@@ -1,13 +1,16 @@
-// bench_latency: latency of qdrift's executors on a MobileNetV2-size QDQ model, as ratios
-// measured in one run (docs/benchmarks.md). Not a test: never registered with ctest.
+// bench_latency: latency of qdrift's executors on a MobileNetV2-224 or ResNet-50-224 QDQ
+// model, as ratios measured in one run (docs/benchmarks.md). Not a test: never registered
+// with ctest.
 //
+//   bench_latency --suite --check-impl     # both models at 1 and 2 threads: int8/ORT, reorders per run
+//   bench_latency --model resnet50         # one model (default mobilenet_v2), all executors
 //   bench_latency                          # ref, fp32, int8 (oneDNN) and ONNX Runtime if installed
 //   bench_latency --threads 1 --runs 50    # int8 and ORT runs; --slow-runs for ref/fp32/oracle
 //   bench_latency --oracle --profile       # + the integer oracle; + per-node time of the int8 run
 //   bench_latency --check-impl             # one int8 inference under ONEDNN_VERBOSE=1: exit 1 on 'ref' impls
 //
 // What happens: the model is built with ONNX's protobuf classes (bench/mobilenet_v2_qdq.h,
-// fixed seed), first as a float model that the reference executor runs on the sample input
+// bench/resnet50_qdq.h, fixed seed), first as a float model that the reference executor runs on the sample input
 // to calibrate every activation's range, then as the QDQ model ONNX Runtime's quantizer
 // writes. That file is loaded with load_onnx (the real loader) and timed four ways:
 //   ref     the QDQ graph on the reference table (fp32 + fake quantization)
@@ -37,6 +40,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -45,6 +49,7 @@
 
 #include "bench/bench_util.h"
 #include "bench/mobilenet_v2_qdq.h"
+#include "bench/resnet50_qdq.h"
 #include "core/executor.h"
 #include "core/int8_policy.h"
 #include "core/lower.h"
@@ -81,6 +86,8 @@ struct Options {
   std::string node = "node";
   std::string ort_script = std::string(QDRIFT_SOURCE_DIR) + "/bench/ort/time_ort.js";
   std::string impl_child;  // hidden: the --check-impl child's model path
+  std::string model = "mobilenet_v2";  // mobilenet_v2 | resnet50
+  bool suite = false;                  // both models at 1 and 2 threads: int8/ORT and reorders per run
 };
 
 std::string repro_line(const char* argv0, const Options& o) {
@@ -92,6 +99,8 @@ std::string repro_line(const char* argv0, const Options& o) {
   if (o.oracle) s += " --oracle";
   if (!o.ort) s += " --no-ort";
   if (o.profile) s += " --profile";
+  if (o.model != "mobilenet_v2") s += " --model " + o.model;
+  if (o.suite) s += " --suite";
   return s;
 }
 
@@ -250,15 +259,23 @@ struct Model {
 Result<Model> make_model(const Options& o, const std::string& dir) {
   Model m;
   m.input = Tensor::from_vector<float>({1, 3, bench::kImageSize, bench::kImageSize}, bench::sample_input(o.seed));
-  const std::string fp32_path = dir + "/mobilenet_v2_fp32.onnx";
-  QD_RETURN_IF_ERROR(write_proto(bench::build_mobilenet_v2(o.seed, nullptr), fp32_path));
+  const bool resnet = o.model == "resnet50";
+  auto build = [&](const bench::Calibration* cal, bench::ModelInfo* info) {
+    return resnet ? bench::build_resnet50(o.seed, cal, info) : bench::build_mobilenet_v2(o.seed, cal, info);
+  };
+  const std::string fp32_path = dir + "/" + o.model + "_fp32.onnx";
+  QD_RETURN_IF_ERROR(write_proto(build(nullptr, nullptr), fp32_path));
   QD_ASSIGN_OR_RETURN(m.calibration, calibrate(fp32_path, m.input));
-  m.qdq_path = dir + "/mobilenet_v2_qdq.onnx";
-  QD_RETURN_IF_ERROR(write_proto(bench::build_mobilenet_v2(o.seed, &m.calibration, &m.info), m.qdq_path));
+  m.qdq_path = dir + "/" + o.model + "_qdq.onnx";
+  QD_RETURN_IF_ERROR(write_proto(build(&m.calibration, &m.info), m.qdq_path));
   m.input_path = dir + "/input.f32";
   QD_RETURN_IF_ERROR(write_file_bytes(
       m.input_path, std::string_view(reinterpret_cast<const char*>(m.input.bytes.data()), m.input.nbytes())));
   return m;
+}
+
+std::string model_title(const std::string& model) {
+  return model == "resnet50" ? "ResNet-50-224" : "MobileNetV2-224";
 }
 
 std::string kind_counts(const Graph& g) {
@@ -351,6 +368,33 @@ Result<OrtResult> time_ort(const Options& o, const Model& m, const std::string& 
     return internal_error("cannot read ONNX Runtime's output {}", out_path);
   return r;
 }
+
+// ONNX Runtime's rounds, alternating with the int8 executor's (time_executor's after_round);
+// the first failure (not installed, ...) skips the rest and says why.
+struct OrtRounds {
+  explicit OrtRounds(bool enabled) : skipped(enabled ? "" : "--no-ort") {}
+  std::optional<OrtResult> result;  // every round's samples
+  std::string skipped;              // why ORT was not timed ("" when it was)
+
+  Status run(const Options& o, const Model& m, const std::string& dir, bool profile) {
+    if (!skipped.empty()) return Status::ok();
+    auto r = time_ort(o, m, dir, o.runs, profile);
+    if (!r) {
+      skipped = r.status().message();
+      result.reset();
+      return Status::ok();
+    }
+    if (!result) {
+      result = std::move(*r);
+      return Status::ok();
+    }
+    result->runs_ms.insert(result->runs_ms.end(), r->runs_ms.begin(), r->runs_ms.end());
+    result->cpu_ms.insert(result->cpu_ms.end(), r->cpu_ms.begin(), r->cpu_ms.end());
+    result->stats = stats_of(result->runs_ms);
+    result->cpu = stats_of(result->cpu_ms);
+    return Status::ok();
+  }
+};
 
 // ---- per-node profile of the int8 run --------------------------------------------------------
 
@@ -529,22 +573,31 @@ struct Exec {
   std::string layouts;  // memory descriptors, for reorders (e.g. "src_u8::blocked:abcd:f0 dst_u8::blocked:acdb:f0")
 };
 
-// Runs the child under ONEDNN_VERBOSE=1, prints what each primitive kind costs (the minimum
-// over the child's runs, primitive by primitive) and checks that none ran a reference
-// implementation: exit 1 if one did, or if there was nothing to check.
-int check_impl(const Options& o, const char* argv0, const Model& m) {
-  const std::string cmd = fmt::format("ONEDNN_VERBOSE=1 DNNL_VERBOSE=1 {} --impl-child {} --threads {} --seed {}",
-                                      shell_quote(self_exe(argv0)), shell_quote(m.qdq_path), o.threads, o.seed);
-  fmt::print("\noneDNN primitives: {} int8 runs after a warm-up under ONEDNN_VERBOSE=1, in a child process:\n  {}\n",
-             kVerboseRuns, cmd);
-  const auto [text, status] = run_command(cmd);
-  if (status != 0) {
-    fmt::print("FAILED: the child exited with {}:\n{}\n", status, text.substr(0, 4000));
-    return kExitGateFailed;
-  }
+// What the --check-impl child printed, split into phases.
+struct VerboseLog {
+  std::string cmd;
+  int status = 0;                       // the child's exit status
+  std::string text;                     // its output, for failures
   std::vector<Exec> setup;              // kernel creation and the warm-up run
   std::vector<std::vector<Exec>> runs;  // the timed runs
   std::vector<std::string> refs, notes, info;
+
+  // Reorders of one int8 run (the first; every run executes the same primitives).
+  int reorders_per_run() const {
+    if (runs.empty()) return -1;
+    return static_cast<int>(std::count_if(runs[0].begin(), runs[0].end(),
+                                          [](const Exec& e) { return e.kind.rfind("reorder", 0) == 0; }));
+  }
+};
+
+// Runs the child under ONEDNN_VERBOSE=1 at `threads` threads and parses its primitives.
+VerboseLog run_verbose_child(const Options& o, const char* argv0, const std::string& model_path, int threads) {
+  VerboseLog log;
+  log.cmd = fmt::format("ONEDNN_VERBOSE=1 DNNL_VERBOSE=1 {} --impl-child {} --threads {} --seed {}",
+                        shell_quote(self_exe(argv0)), shell_quote(model_path), threads, o.seed);
+  std::tie(log.text, log.status) = run_command(log.cmd);
+  if (log.status != 0) return log;
+  auto& [cmd, status, text, setup, runs, refs, notes, info] = log;
   bool in_run = false;
   std::istringstream lines(text);
   std::string line;
@@ -571,6 +624,21 @@ int check_impl(const Options& o, const char* argv0, const Model& m) {
     (in_run ? runs.back() : setup).push_back(e);
     if (e.impl.find("ref") != std::string::npos) refs.push_back(line);
   }
+  return log;
+}
+
+// Runs the child under ONEDNN_VERBOSE=1, prints what each primitive kind costs (the minimum
+// over the child's runs, primitive by primitive) and checks that none ran a reference
+// implementation: exit 1 if one did, or if there was nothing to check.
+int check_impl(const Options& o, const char* argv0, const Model& m) {
+  const VerboseLog log = run_verbose_child(o, argv0, m.qdq_path, o.threads);
+  fmt::print("\noneDNN primitives: {} int8 runs after a warm-up under ONEDNN_VERBOSE=1, in a child process:\n  {}\n",
+             kVerboseRuns, log.cmd);
+  if (log.status != 0) {
+    fmt::print("FAILED: the child exited with {}:\n{}\n", log.status, log.text.substr(0, 4000));
+    return kExitGateFailed;
+  }
+  const auto& [cmd, status, text, setup, runs, refs, notes, info] = log;
   for (const auto& l : info) fmt::print("  {}\n", l);
 
   struct Row {
@@ -606,6 +674,7 @@ int check_impl(const Options& o, const char* argv0, const Model& m) {
   print_rows("kernel creation + warm-up run (ms as oneDNN timed them)", setup_rows);
   if (same_sequence) {
     print_rows(fmt::format("one int8 run (per primitive the min of {} runs)", runs.size()), run_rows);
+    fmt::print("  reorders per int8 run: {} (target 1: the input)\n", log.reorders_per_run());
     std::vector<std::pair<double, size_t>> order;
     for (size_t i = 0; i < runs[0].size(); ++i) {
       double best = runs[0][i].ms;
@@ -639,11 +708,105 @@ int check_impl(const Options& o, const char* argv0, const Model& m) {
 
 // ---- main ------------------------------------------------------------------------------------
 
+// /tmp/qdrift_bench_XXXXXX for the generated models, removed at exit unless --keep.
+struct TempDir {
+  explicit TempDir(bool keep_it) : keep(keep_it) {
+    char tmpl[] = "/tmp/qdrift_bench_XXXXXX";
+    if (mkdtemp(tmpl)) path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!keep && !path.empty()) fs::remove_all(path, ec);
+  }
+  std::string path;  // empty if it could not be made
+  bool keep;
+};
+
+// --suite: MobileNetV2-224 and ResNet-50-224 at 1 and 2 threads in one run. Per (model,
+// threads): the int8 executor and ONNX Runtime alternate round by round (same load), and the
+// --check-impl child at the same thread count counts oneDNN's reorders per int8 run and
+// checks that none is a reference implementation. Exit 1 if a child found one (or failed).
+int suite_main(Options o, const char* argv0) {
+  const auto start = Clock::now();
+  const OnednnRuntimeInfo rt = onednn_runtime_info();
+  fmt::print("bench_latency --suite: int8 (oneDNN, policy onnx) vs ONNX Runtime int8 (all optimizations)\n");
+  fmt::print("ISA: oneDNN {} on {} (int8 VNNI: {}); cores online: {}; load average before: {:.2f}\n", rt.version,
+             rt.isa, rt.int8_vnni ? "yes" : "no", sysconf(_SC_NPROCESSORS_ONLN), load_average());
+  fmt::print("repro: {}\n", repro_line(argv0, o));
+  TempDir temp(o.keep);
+  if (temp.path.empty()) return fail(internal_error("cannot create a temporary directory in /tmp"));
+  struct Row {
+    std::string model;
+    int threads = 0;
+    Stats int8;
+    std::optional<Stats> ort;
+    int reorders = -1;
+    std::string impl;  // "jit/brg" or why not
+  };
+  std::vector<Row> rows;
+  std::string ort_version, ort_skipped;
+  bool impl_ok = true;
+  for (const char* model : {"mobilenet_v2", "resnet50"}) {
+    o.model = model;
+    auto made = make_model(o, temp.path);
+    if (!made) return fail(made.status());
+    const Model& m = *made;
+    auto qdq = load_onnx(m.qdq_path);
+    if (!qdq) return fail(qdq.status());
+    auto low = lower(*qdq, *int8_policy_preset("onnx"));
+    if (!low) return fail(low.status());
+    fmt::print("\n{}: int8 graph {} nodes ({})\n", model_title(model), low->graph.nodes.size(), kind_counts(low->graph));
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      o.threads = threads;
+      OrtRounds ort(o.ort);
+      auto int8 = time_executor("int8", low->graph, onednn_kernel_table(), m.input, o.runs, o.rounds,
+                                [&](int) { return ort.run(o, m, temp.path, false); });
+      if (!int8) return fail(int8.status());
+      Row row;
+      row.model = model_title(model);
+      row.threads = threads;
+      row.int8 = int8->stats;
+      if (ort.result) {
+        row.ort = ort.result->stats;
+        ort_version = ort.result->version;
+      } else {
+        ort_skipped = ort.skipped;
+      }
+      const VerboseLog log = run_verbose_child(o, argv0, m.qdq_path, threads);
+      row.reorders = log.reorders_per_run();
+      row.impl = log.status != 0 ? fmt::format("child failed (exit {})", log.status)
+                 : log.runs.empty() ? "no verbose output"
+                 : !log.refs.empty() ? fmt::format("{} ref executions", log.refs.size())
+                                     : "jit/brg";
+      impl_ok = impl_ok && row.impl == "jit/brg";
+      fmt::print("  {} threads: int8 median {:.2f} ms{}; reorders per run {}; impl {}\n", threads, row.int8.median_ms,
+                 row.ort ? fmt::format(", ort median {:.2f} ms", row.ort->median_ms) : std::string(), row.reorders,
+                 row.impl);
+      rows.push_back(row);
+    }
+  }
+  fmt::print("\n{} runs x {} rounds each; ratios of medians in this run; ONNX Runtime {}\n", o.runs, o.rounds,
+             ort_version.empty() ? "skipped: " + ort_skipped : ort_version);
+  fmt::print("{:<16} {:>7} {:>10} {:>10} {:>9} {:>7} {:>8} {:>18} {}\n", "model", "threads", "int8 ms", "ort ms",
+             "int8/ort", "target", "", "reorders/run (1)", "check-impl");
+  for (const Row& r : rows) {
+    const double target = r.model == "ResNet-50-224" ? 0.9 : 0.8;
+    const double ratio_v = r.ort ? r.int8.median_ms / r.ort->median_ms : 0;
+    fmt::print("{:<16} {:>7} {:>10.2f} {:>10} {:>9} {:>6.2f}x {:>8} {:>18} {}\n", r.model, r.threads, r.int8.median_ms,
+               r.ort ? fmt::format("{:.2f}", r.ort->median_ms) : "-", r.ort ? fmt::format("{:.2f}x", ratio_v) : "-",
+               target, r.ort ? (ratio_v <= target ? "MET" : "MISSED") : "", r.reorders, r.impl);
+  }
+  fmt::print("\nload average after: {:.2f}; total {:.1f} s\n", load_average(), ms_between(start, Clock::now()) / 1000.0);
+  return impl_ok ? kExitOk : kExitGateFailed;
+}
+
 int bench_main(const Options& o, const char* argv0) {
   const auto start = Clock::now();
   const OnednnRuntimeInfo rt = onednn_runtime_info();
   const double load_before = load_average();
-  fmt::print("bench_latency: qdrift executors on MobileNetV2 QDQ, 1x3x{}x{}\n", bench::kImageSize, bench::kImageSize);
+  fmt::print("bench_latency: qdrift executors on {} QDQ, 1x3x{}x{}\n", model_title(o.model), bench::kImageSize,
+             bench::kImageSize);
   fmt::print("repro: {}\n", repro_line(argv0, o));
   const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
   fmt::print("threads: {} (omp_get_max_threads; OMP_WAIT_POLICY={})   oneDNN {} on {} (int8 VNNI: {})   cores online: {}\n",
@@ -652,17 +815,9 @@ int bench_main(const Options& o, const char* argv0) {
   fmt::print("load average before: {:.2f}{}\n", load_before,
              load_before > 0.5 ? "  (machine not idle: other processes share the cores, timings are noisy)" : "");
 
-  char tmpl[] = "/tmp/qdrift_bench_XXXXXX";
-  if (!mkdtemp(tmpl)) return fail(internal_error("cannot create a temporary directory in /tmp"));
-  const std::string dir = tmpl;
-  struct Cleanup {
-    std::string dir;
-    bool keep;
-    ~Cleanup() {
-      std::error_code ec;
-      if (!keep) fs::remove_all(dir, ec);
-    }
-  } cleanup{dir, o.keep};
+  TempDir temp(o.keep);
+  if (temp.path.empty()) return fail(internal_error("cannot create a temporary directory in /tmp"));
+  const std::string& dir = temp.path;
 
   auto t0 = Clock::now();
   auto model = make_model(o, dir);
@@ -705,26 +860,10 @@ int bench_main(const Options& o, const char* argv0) {
   if (!run("ref (QDQ, ref table)", *qdq, ref_kernel_table(), o.slow_runs)) return kExitInternal;
   if (!run("fp32 (strip_qdq, ref)", fp32, ref_kernel_table(), o.slow_runs)) return kExitInternal;
   // int8 and ONNX Runtime alternate, round by round, so that both see the same load.
-  std::optional<OrtResult> ort;
-  std::string ort_skipped = o.ort ? "" : "--no-ort";
-  auto ort_round = [&](int round) -> Status {
-    if (!o.ort || !ort_skipped.empty()) return Status::ok();
-    auto r = time_ort(o, m, dir, o.runs, o.profile && round == 0);
-    if (!r) {
-      ort_skipped = r.status().message();
-      ort.reset();
-      return Status::ok();
-    }
-    if (!ort) {
-      ort = std::move(*r);
-      return Status::ok();
-    }
-    ort->runs_ms.insert(ort->runs_ms.end(), r->runs_ms.begin(), r->runs_ms.end());
-    ort->cpu_ms.insert(ort->cpu_ms.end(), r->cpu_ms.begin(), r->cpu_ms.end());
-    ort->stats = stats_of(ort->runs_ms);
-    ort->cpu = stats_of(ort->cpu_ms);
-    return Status::ok();
-  };
+  OrtRounds ort_rounds(o.ort);
+  std::optional<OrtResult>& ort = ort_rounds.result;
+  const std::string& ort_skipped = ort_rounds.skipped;
+  auto ort_round = [&](int round) { return ort_rounds.run(o, m, dir, o.profile && round == 0); };
   {
     auto r = time_executor("int8 (onednn)", low->graph, onednn_kernel_table(), m.input, o.runs, o.rounds, ort_round);
     if (!r) return fail(r.status());
@@ -830,6 +969,11 @@ int main(int argc, char** argv) {
   app.add_flag("--keep", o.keep, "keep the generated model and input in /tmp/qdrift_bench_*");
   app.add_option("--node", o.node, "node.js binary for the ONNX Runtime timing");
   app.add_option("--ort-script", o.ort_script, "path of bench/ort/time_ort.js");
+  app.add_option("--model", o.model, "the bench model: mobilenet_v2 (MobileNetV2-224) or resnet50 (ResNet-50-224)")
+      ->check(CLI::IsMember({"mobilenet_v2", "resnet50"}));
+  app.add_flag("--suite", o.suite,
+               "both models at 1 and 2 threads in one run: int8 / ORT int8 (alternating rounds), the oneDNN "
+               "reorders per int8 run (target 1: the input) and the --check-impl verdict");
   app.add_option("--impl-child", o.impl_child, "(internal) the --check-impl child: model path")->group("");
   try {
     app.parse(argc, argv);
@@ -840,5 +984,6 @@ int main(int argc, char** argv) {
   if (o.threads > 0) omp_set_num_threads(o.threads);
   o.threads = omp_get_max_threads();
   if (!o.impl_child.empty()) return impl_child(o);
+  if (o.suite) return suite_main(o, argv[0]);
   return bench_main(o, argv[0]);
 }

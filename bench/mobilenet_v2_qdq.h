@@ -93,85 +93,24 @@ struct ModelInfo {
   int residual_adds = 0;
 };
 
-class MobileNetV2Builder {
+// Fused activation of a conv in the models below.
+enum class ConvAct { none, relu, relu6 };
+
+// The plumbing shared by the bench models: activations with their QuantizeLinear ->
+// DequantizeLinear pair (QDQ model) or plain (float model), convs, Gemm, Add, unary ops,
+// weights and biases quantized as the quantizer does, and the protobuf calls.
+class QdqGraphBuilder {
  public:
-  // chain_depth > 0: instead of MobileNetV2, a plain chain of that many convolutions (see
-  // build_conv_chain) for measuring how memory grows with depth.
-  MobileNetV2Builder(uint32_t seed, const Calibration* calibration, int64_t chain_depth = 0)
-      : normal_(seed), cal_(calibration), chain_depth_(chain_depth) {}
-
-  onnx::ModelProto build() {
-    onnx::ModelProto model;
-    model.set_ir_version(7);
-    model.set_producer_name("qdrift bench (ONNX Runtime quantize_static QDQ layout)");
-    model.set_producer_version("1");
-    auto* opset = model.add_opset_import();
-    opset->set_domain("");
-    opset->set_version(13);
-    g_ = model.mutable_graph();
-    g_->set_name(cal_ ? "mobilenet_v2_qdq" : "mobilenet_v2_fp32");
-    add_io(g_->add_input(), kInputName, {1, 3, kImageSize, kImageSize});
-    add_scalar_f32("relu6_min", 0.f);
-    add_scalar_f32("relu6_max", 6.f);
-
-    Act x = activation(kInputName);
-    int64_t h = kImageSize;
-    x = conv("stem", x, 3, 32, 3, 2, 1, true, h);
-    if (chain_depth_ > 0) return build_chain(model, x, h);
-    int64_t cin = 32;
-    static constexpr std::array<std::array<int64_t, 4>, 7> kBlocks = {{
-        {1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}}};
-    int index = 0;
-    for (const auto& [t, c, n, s] : kBlocks) {
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t stride = i == 0 ? s : 1;
-        const std::string name = "block" + std::to_string(index++);
-        const Act in = x;
-        const int64_t hidden = cin * t;
-        if (t != 1) x = conv(name + "_expand", x, cin, hidden, 1, 1, 1, true, h);
-        x = conv(name + "_dw", x, hidden, hidden, 3, stride, hidden, true, h);
-        x = conv(name + "_project", x, hidden, c, 1, 1, 1, false, h);
-        if (stride == 1 && cin == c) {
-          x = add(name + "_add", in, x);
-          ++info_.residual_adds;
-        }
-        cin = c;
-        ++info_.blocks;
-      }
-    }
-    x = conv("head", x, cin, 1280, 1, 1, 1, true, h);
-    x = unary("GlobalAveragePool", "pool", x);
-    x = unary("Flatten", "flatten", x);
-    x = gemm("classifier", x, 1280, kClasses);
-    add_io(g_->add_output(), x.name, {1, kClasses});
-    return model;
-  }
-
+  QdqGraphBuilder(uint32_t seed, const Calibration* calibration) : normal_(seed), cal_(calibration) {}
   const ModelInfo& info() const { return info_; }
 
- private:
+ protected:
   // A tensor as consumers read it (`name`: the DQ output in the QDQ model) and the float
   // tensor its quantization was calibrated on (`source`).
   struct Act {
     std::string name;
     std::string source;
   };
-
-  // stem 3x3/2 (above), a 3x3/2 down to 56x56x32, then alternately depthwise 3x3 and
-  // pointwise 1x1 (32 channels, ReLU6) until chain_depth convolutions in all; head as above.
-  onnx::ModelProto build_chain(onnx::ModelProto& model, Act x, int64_t h) {
-    g_->set_name(cal_ ? "conv_chain_qdq" : "conv_chain_fp32");
-    x = conv("down", x, 32, 32, 3, 2, 1, true, h);
-    for (int64_t i = 2; i < chain_depth_; ++i) {
-      const bool dw = i % 2 == 0;
-      x = conv("layer" + std::to_string(i) + (dw ? "_dw" : "_pw"), x, 32, 32, dw ? 3 : 1, 1, dw ? 32 : 1, true, h);
-    }
-    x = unary("GlobalAveragePool", "pool", x);
-    x = unary("Flatten", "flatten", x);
-    x = gemm("classifier", x, 32, kClasses);
-    add_io(g_->add_output(), x.name, {1, kClasses});
-    return model;
-  }
 
   Act activation(const std::string& t) {
     if (!cal_) return {t, t};
@@ -193,7 +132,7 @@ class MobileNetV2Builder {
 
   // He-initialised weights [cout, cin/group, k, k] and bias; quantized in the QDQ model.
   Act conv(const std::string& name, const Act& x, int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t group,
-           bool relu6, int64_t& h) {
+           ConvAct act, int64_t& h) {
     const int64_t fan_in = cin / group * k * k;
     std::vector<float> w = he_normal(cout * fan_in, fan_in);
     std::vector<float> b = normal_vector(cout, 0.05f);
@@ -209,9 +148,12 @@ class MobileNetV2Builder {
     add_ints(n, "dilations", {1, 1});
     add_int(n, "group", group);
     std::string out = name;
-    if (relu6) {
+    if (act == ConvAct::relu6) {
       out = name + "_relu6";
       node("Clip", name + "_Clip", {name, "relu6_min", "relu6_max"}, {out});
+    } else if (act == ConvAct::relu) {
+      out = name + "_relu";
+      node("Relu", name + "_Relu", {name}, {out});
     }
     return activation(out);
   }
@@ -228,6 +170,22 @@ class MobileNetV2Builder {
 
   Act add(const std::string& name, const Act& a, const Act& b) {
     node("Add", name + "_Add", {a.name, b.name}, {name});
+    return activation(name);
+  }
+
+  // torchvision's residual: Add, then Relu, then the QuantizeLinear of the Relu's output.
+  Act add_relu(const std::string& name, const Act& a, const Act& b) {
+    node("Add", name + "_Add", {a.name, b.name}, {name});
+    node("Relu", name + "_Relu", {name}, {name + "_relu"});
+    return activation(name + "_relu");
+  }
+
+  Act max_pool(const std::string& name, const Act& x, int64_t k, int64_t stride, int64_t pad, int64_t& h) {
+    onnx::NodeProto* n = node("MaxPool", name + "_MaxPool", {x.name}, {name});
+    add_ints(n, "kernel_shape", {k, k});
+    add_ints(n, "strides", {stride, stride});
+    add_ints(n, "pads", {pad, pad, pad, pad});
+    h = (h + 2 * pad - k) / stride + 1;
     return activation(name);
   }
 
@@ -339,9 +297,83 @@ class MobileNetV2Builder {
 
   Normal normal_;
   const Calibration* cal_;
-  int64_t chain_depth_ = 0;
   onnx::GraphProto* g_ = nullptr;
   ModelInfo info_;
+};
+
+class MobileNetV2Builder : public QdqGraphBuilder {
+ public:
+  // chain_depth > 0: instead of MobileNetV2, a plain chain of that many convolutions (see
+  // build_conv_chain) for measuring how memory grows with depth.
+  MobileNetV2Builder(uint32_t seed, const Calibration* calibration, int64_t chain_depth = 0)
+      : QdqGraphBuilder(seed, calibration), chain_depth_(chain_depth) {}
+
+  onnx::ModelProto build() {
+    onnx::ModelProto model;
+    model.set_ir_version(7);
+    model.set_producer_name("qdrift bench (ONNX Runtime quantize_static QDQ layout)");
+    model.set_producer_version("1");
+    auto* opset = model.add_opset_import();
+    opset->set_domain("");
+    opset->set_version(13);
+    g_ = model.mutable_graph();
+    g_->set_name(cal_ ? "mobilenet_v2_qdq" : "mobilenet_v2_fp32");
+    add_io(g_->add_input(), kInputName, {1, 3, kImageSize, kImageSize});
+    add_scalar_f32("relu6_min", 0.f);
+    add_scalar_f32("relu6_max", 6.f);
+
+    Act x = activation(kInputName);
+    int64_t h = kImageSize;
+    x = conv("stem", x, 3, 32, 3, 2, 1, ConvAct::relu6, h);
+    if (chain_depth_ > 0) return build_chain(model, x, h);
+    int64_t cin = 32;
+    static constexpr std::array<std::array<int64_t, 4>, 7> kBlocks = {{
+        {1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}}};
+    int index = 0;
+    for (const auto& [t, c, n, s] : kBlocks) {
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t stride = i == 0 ? s : 1;
+        const std::string name = "block" + std::to_string(index++);
+        const Act in = x;
+        const int64_t hidden = cin * t;
+        if (t != 1) x = conv(name + "_expand", x, cin, hidden, 1, 1, 1, ConvAct::relu6, h);
+        x = conv(name + "_dw", x, hidden, hidden, 3, stride, hidden, ConvAct::relu6, h);
+        x = conv(name + "_project", x, hidden, c, 1, 1, 1, ConvAct::none, h);
+        if (stride == 1 && cin == c) {
+          x = add(name + "_add", in, x);
+          ++info_.residual_adds;
+        }
+        cin = c;
+        ++info_.blocks;
+      }
+    }
+    x = conv("head", x, cin, 1280, 1, 1, 1, ConvAct::relu6, h);
+    x = unary("GlobalAveragePool", "pool", x);
+    x = unary("Flatten", "flatten", x);
+    x = gemm("classifier", x, 1280, kClasses);
+    add_io(g_->add_output(), x.name, {1, kClasses});
+    return model;
+  }
+
+ private:
+  // stem 3x3/2 (above), a 3x3/2 down to 56x56x32, then alternately depthwise 3x3 and
+  // pointwise 1x1 (32 channels, ReLU6) until chain_depth convolutions in all; head as above.
+  onnx::ModelProto build_chain(onnx::ModelProto& model, Act x, int64_t h) {
+    g_->set_name(cal_ ? "conv_chain_qdq" : "conv_chain_fp32");
+    x = conv("down", x, 32, 32, 3, 2, 1, ConvAct::relu6, h);
+    for (int64_t i = 2; i < chain_depth_; ++i) {
+      const bool dw = i % 2 == 0;
+      x = conv("layer" + std::to_string(i) + (dw ? "_dw" : "_pw"), x, 32, 32, dw ? 3 : 1, 1, dw ? 32 : 1,
+               ConvAct::relu6, h);
+    }
+    x = unary("GlobalAveragePool", "pool", x);
+    x = unary("Flatten", "flatten", x);
+    x = gemm("classifier", x, 32, kClasses);
+    add_io(g_->add_output(), x.name, {1, kClasses});
+    return model;
+  }
+
+  int64_t chain_depth_ = 0;
 };
 
 // One call: the float model (calibration == nullptr) or the QDQ model.

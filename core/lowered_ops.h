@@ -29,12 +29,22 @@
 //               kernel_shape, strides, pads, dilations, group; plus the LoweredParams ones.
 //   QMatMul     (x: u8/s8 [..., M, K], w: s8 [K, N], [bias], [sum]) -> y [..., M, N]
 //   QAdd        (a: u8/s8, b: u8/s8, same shape) -> y: u8/s8, per-tensor parameters, ONNX's
-//               DequantizeLinear -> Add -> QuantizeLinear in the reference's own float order:
+//               DequantizeLinear -> Add -> [Relu|Clip] -> QuantizeLinear in the reference's own
+//               float order (attributes act_min, act_max: the fused activation's bounds in real
+//               units, absent = -inf / +inf; Relu is act_min = 0):
 //                 fa = (f32(a) - f32(zp_a)) * s_a
 //                 fb = (f32(b) - f32(zp_b)) * s_b
-//                 y  = saturate(round_half_even((fa + fb) / s_y) + zp_y)     divides; zp after rounding
+//                 v  = fa + fb;  v = v > act_min ? v : act_min;  v = v < act_max ? v : act_max
+//                 y  = saturate(round_half_even(v / s_y) + zp_y)             divides; zp after rounding
 //               so it equals the QDQ reference bit for bit (ORT's QLinearAdd multiplies by
 //               s_a/s_y and s_b/s_y instead; oneDNN 2.6's binary takes no zero points).
+//   QGlobalAveragePool (x: u8/s8 [N, C, spatial...]) -> y: u8/s8 [N, C, 1...], per-tensor
+//               parameters, ONNX's DequantizeLinear -> GlobalAveragePool -> QuantizeLinear with the
+//               sum of the dequantized codes done exactly (the reference sums them in double):
+//                 S = sum(x - zp_x)                                   exact integer, per (n, c)
+//                 v = f32(f64(S) * f64(s_x) / f64(count))             count = spatial elements
+//                 y = saturate(round_half_even(v / s_y) + zp_y)       divides; zp after rounding
+//               It differs from the reference only where its f32 mean is an ulp away (ties).
 // Scales s_x/s_y and 1/s_y are computed once in f32 by whoever builds the op's parameters.
 //
 // The zero point is added in f32 before rounding (oneDNN's reorder and conv epilogue), not

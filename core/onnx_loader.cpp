@@ -193,6 +193,101 @@ Status check_conv_ranks(const onnx::GraphProto& g) {
   return Status::ok();
 }
 
+// ONNX Runtime's contrib ops have no schema in libonnx, so its checker and shape
+// inference pass over them: check their input and output counts here (the kernels check
+// dtypes, shapes and attributes), so a malformed node fails at load with its name.
+struct ContribArity {
+  std::string_view domain, op_type;
+  int min_inputs, max_inputs, outputs;
+};
+constexpr ContribArity kContribArity[] = {
+    {"com.microsoft", "QLinearConv", 8, 9, 1},         {"com.microsoft", "QLinearAdd", 7, 8, 1},
+    {"com.microsoft", "QLinearMul", 7, 8, 1},          {"com.microsoft", "QLinearAveragePool", 4, 5, 1},
+    {"com.microsoft", "QLinearGlobalAveragePool", 4, 5, 1}, {"com.microsoft", "QLinearConcat", 5, 1 << 20, 1},
+    {"com.microsoft", "QLinearSigmoid", 4, 5, 1},      {"com.microsoft", "QLinearLeakyRelu", 4, 5, 1},
+    {"com.microsoft", "QLinearSoftmax", 4, 5, 1},      {"com.microsoft", "QGemm", 6, 9, 1},
+    {"com.microsoft", "NhwcMaxPool", 1, 1, 1},         {"com.microsoft", "FusedConv", 2, 4, 1},
+    {"com.microsoft", "FusedGemm", 2, 3, 1},           {"com.microsoft", "MatMulIntegerToFloat", 4, 7, 1},
+    {"com.microsoft.nchwc", "Conv", 2, 4, 1},          {"com.microsoft.nchwc", "ReorderInput", 1, 1, 1},
+    {"com.microsoft.nchwc", "ReorderOutput", 1, 1, 1}, {"com.microsoft.nchwc", "MaxPool", 1, 1, 1},
+    {"com.microsoft.nchwc", "AveragePool", 1, 1, 1},   {"com.microsoft.nchwc", "GlobalAveragePool", 1, 1, 1},
+    {"com.microsoft.nchwc", "GlobalMaxPool", 1, 1, 1},
+};
+
+Status check_contrib_arity(const onnx::NodeProto& n, const std::string& name) {
+  for (const ContribArity& a : kContribArity) {
+    if (n.domain() != a.domain || n.op_type() != a.op_type) continue;
+    if (n.input_size() < a.min_inputs || n.input_size() > a.max_inputs)
+      return invalid_input("node '{}' ({}.{}): {} inputs, expected {}", name, a.domain, a.op_type, n.input_size(),
+                           a.min_inputs == a.max_inputs ? fmt::format("{}", a.min_inputs)
+                           : a.max_inputs == 1 << 20   ? fmt::format("at least {}", a.min_inputs)
+                                                       : fmt::format("{} to {}", a.min_inputs, a.max_inputs));
+    if (n.output_size() != a.outputs || n.output(0).empty())
+      return invalid_input("node '{}' ({}.{}): {} outputs, expected {}", name, a.domain, a.op_type, n.output_size(),
+                           a.outputs);
+    if (n.input(0).empty() && a.op_type != "QLinearConcat")
+      return invalid_input("node '{}' ({}.{}): its first input is omitted", name, a.domain, a.op_type);
+  }
+  return Status::ok();
+}
+
+// The element type of every value ONNX shape inference left undefined: the outputs of
+// ONNX Runtime's contrib ops (no schema in libonnx) and of the ops after them. Rules
+// follow each op's type constraints; nodes are in topological order, so one pass does.
+// Shapes stay unknown where inference had none: the kernels compute them.
+void infer_undefined_dtypes(Graph& graph) {
+  auto type_of = [&](const Node& n, size_t i) {
+    const ValueId v = n.input(i);
+    return v == kNoValue ? DType::undefined : graph.value(v).dtype;
+  };
+  // The type of the first given input among `indices`, else `fallback`.
+  auto first_of = [&](const Node& n, std::initializer_list<size_t> indices, DType fallback) {
+    for (size_t i : indices)
+      if (n.input(i) != kNoValue && type_of(n, i) != DType::undefined) return type_of(n, i);
+    return fallback;
+  };
+  for (const Node& n : graph.nodes) {
+    for (size_t o = 0; o < n.outputs.size(); ++o) {
+      if (n.outputs[o] == kNoValue || graph.value(n.outputs[o]).dtype != DType::undefined) continue;
+      DType t = DType::undefined;
+      switch (n.kind) {
+        case OpKind::MsQLinearConv:
+        case OpKind::QLinearConv:
+        case OpKind::QLinearMatMul:
+        case OpKind::QLinearAdd:
+        case OpKind::QLinearMul: t = first_of(n, {7, 0}, DType::undefined); break;
+        case OpKind::QLinearAveragePool:
+        case OpKind::QLinearGlobalAveragePool:
+        case OpKind::QLinearSigmoid:
+        case OpKind::QLinearLeakyRelu:
+        case OpKind::QLinearSoftmax: t = first_of(n, {4, 0}, DType::undefined); break;
+        case OpKind::QLinearConcat: t = first_of(n, {1}, DType::undefined); break;
+        case OpKind::QGemm: t = first_of(n, {8}, DType::f32); break;
+        case OpKind::QuantizeLinear: t = first_of(n, {2}, DType::u8); break;
+        case OpKind::DynamicQuantizeLinear: t = o == 1 ? DType::f32 : DType::u8; break;
+        case OpKind::ConvInteger:
+        case OpKind::MatMulInteger: t = DType::s32; break;
+        case OpKind::DequantizeLinear:
+        case OpKind::FusedConv:
+        case OpKind::FusedGemm:
+        case OpKind::MatMulIntegerToFloat:
+        case OpKind::NchwcConv:
+        case OpKind::NchwcReorderInput:
+        case OpKind::NchwcReorderOutput:
+        case OpKind::NchwcMaxPool:
+        case OpKind::NchwcAveragePool:
+        case OpKind::NchwcGlobalAveragePool:
+        case OpKind::NchwcGlobalMaxPool: t = DType::f32; break;
+        case OpKind::Shape: t = DType::s64; break;
+        case OpKind::Cast:
+        case OpKind::Unknown: break;  // Cast's 'to' is read by its kernel; unknown ops never run
+        default: t = o == 0 ? first_of(n, {0}, DType::undefined) : DType::undefined; break;  // T -> T ops
+      }
+      graph.value(n.outputs[o]).dtype = t;
+    }
+  }
+}
+
 Result<Graph> convert_model(onnx::ModelProto& model, const std::string& label, const LoadOptions& options) {
   if (!model.has_graph()) return invalid_input("not an ONNX model: no graph");
   if (model.ir_version() < 3)
@@ -272,6 +367,7 @@ Result<Graph> convert_model(onnx::ModelProto& model, const std::string& label, c
     node.kind = op_kind_from_onnx(node.domain, node.op_type);
     node.name = np.name().empty() ? fmt::format("{}_{}", np.op_type(), file_index) : np.name();
     while (!node_names.insert(node.name).second) node.name += "_dup";
+    QD_RETURN_IF_ERROR(check_contrib_arity(np, node.name));
     for (const auto& a : np.attribute()) {
       auto v = convert_attribute(a, options.limits);
       if (!v) return v.status().with_context(fmt::format("node '{}' ({})", node.name, node.op_type));
@@ -300,6 +396,7 @@ Result<Graph> convert_model(onnx::ModelProto& model, const std::string& label, c
     if (v.has_shape && static_cast<int>(v.shape.size()) > options.limits.max_rank)
       return invalid_input("value '{}' has rank {}, more than the limit {}", v.name, v.shape.size(),
                            options.limits.max_rank);
+  infer_undefined_dtypes(graph);
   QD_RETURN_IF_ERROR(graph.validate());
   return graph;
 }

@@ -55,13 +55,34 @@ namespace qdrift {
   X(QLinearAdd, "com.microsoft", "QLinearAdd")               \
   X(QLinearGlobalAveragePool, "com.microsoft", "QLinearGlobalAveragePool") \
   X(QGemm, "com.microsoft", "QGemm")                         \
+  /* ONNX Runtime's contrib ops, as its CPU optimizer writes them (docs/foreign_ops.md) */ \
+  X(DynamicQuantizeLinear, "", "DynamicQuantizeLinear")      \
+  X(MsQLinearConv, "com.microsoft", "QLinearConv")           \
+  X(QLinearMul, "com.microsoft", "QLinearMul")               \
+  X(QLinearAveragePool, "com.microsoft", "QLinearAveragePool") \
+  X(QLinearConcat, "com.microsoft", "QLinearConcat")         \
+  X(QLinearSigmoid, "com.microsoft", "QLinearSigmoid")       \
+  X(QLinearLeakyRelu, "com.microsoft", "QLinearLeakyRelu")   \
+  X(QLinearSoftmax, "com.microsoft", "QLinearSoftmax")       \
+  X(NhwcMaxPool, "com.microsoft", "NhwcMaxPool")             \
+  X(FusedConv, "com.microsoft", "FusedConv")                 \
+  X(FusedGemm, "com.microsoft", "FusedGemm")                 \
+  X(MatMulIntegerToFloat, "com.microsoft", "MatMulIntegerToFloat") \
+  X(NchwcConv, "com.microsoft.nchwc", "Conv")                \
+  X(NchwcReorderInput, "com.microsoft.nchwc", "ReorderInput") \
+  X(NchwcReorderOutput, "com.microsoft.nchwc", "ReorderOutput") \
+  X(NchwcMaxPool, "com.microsoft.nchwc", "MaxPool")          \
+  X(NchwcAveragePool, "com.microsoft.nchwc", "AveragePool")  \
+  X(NchwcGlobalAveragePool, "com.microsoft.nchwc", "GlobalAveragePool") \
+  X(NchwcGlobalMaxPool, "com.microsoft.nchwc", "GlobalMaxPool") \
   /* ops of the lowered int8 graph (core/lowered_ops.h); never read from a file */ \
   X(Quantize, "qdrift", "Quantize")                          \
   X(Dequantize, "qdrift", "Dequantize")                      \
   X(Requantize, "qdrift", "Requantize")                      \
   X(QConv, "qdrift", "QConv")                                \
   X(QMatMul, "qdrift", "QMatMul")                            \
-  X(QAdd, "qdrift", "QAdd")
+  X(QAdd, "qdrift", "QAdd")                                  \
+  X(QGlobalAveragePool, "qdrift", "QGlobalAveragePool")
 
 enum class OpKind : uint16_t {
 #define QDRIFT_OP_ENUM(name, domain, type) name,

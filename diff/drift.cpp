@@ -93,9 +93,16 @@ std::optional<QuantParams> qlinear_output_grid(const Graph& graph, const Node& n
   size_t scale_input = 0;
   switch (n.kind) {
     case OpKind::QLinearConv:
+    case OpKind::MsQLinearConv:
     case OpKind::QLinearMatMul:
-    case OpKind::QLinearAdd: scale_input = 6; break;
-    case OpKind::QLinearGlobalAveragePool: scale_input = 3; break;
+    case OpKind::QLinearAdd:
+    case OpKind::QLinearMul: scale_input = 6; break;
+    case OpKind::QLinearGlobalAveragePool:
+    case OpKind::QLinearAveragePool:
+    case OpKind::QLinearSigmoid:
+    case OpKind::QLinearLeakyRelu:
+    case OpKind::QLinearSoftmax: scale_input = 3; break;
+    case OpKind::QLinearConcat: scale_input = 0; break;
     case OpKind::QGemm: scale_input = 7; break;  // absent y_scale: f32 output, no grid
     default: return std::nullopt;
   }
@@ -113,6 +120,7 @@ std::optional<QuantParams> qlinear_output_grid(const Graph& graph, const Node& n
 bool passes_codes_through(OpKind k) {
   switch (k) {
     case OpKind::MaxPool:
+    case OpKind::NhwcMaxPool:
     case OpKind::Reshape:
     case OpKind::Flatten:
     case OpKind::Transpose:

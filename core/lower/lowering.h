@@ -50,6 +50,13 @@ struct PassthroughPlan {
   NodeId q = kNoNode;
 };
 
+// An Add of two int8 activations, with its fused Relu/Clip, lowered to one QAdd.
+struct AddPlan {
+  NodeId add = kNoNode;
+  NodeId act = kNoNode;  // fused Relu or Clip (kNoNode: none)
+  NodeId q = kNoNode;    // the closing QuantizeLinear
+};
+
 struct QuantizedWeights {
   Tensor codes;   // s8/u8, the layout of the source weights
   QuantParams q;  // per-tensor or per output channel (axis as in the source)
@@ -84,6 +91,7 @@ class Lowering {
   Result<bool> fuse_conv(NodeId id);           // fuse_conv.cpp (also fuse_conv_sum, fuse_matmul)
   Result<bool> int8_passthrough(NodeId id);    // int8_passthrough.cpp
   Result<bool> int8_add(NodeId id);            // int8_add.cpp
+  Result<bool> int8_pool(NodeId id);           // int8_pool.cpp
   Result<bool> fold_requantize(NodeId id);     // fold_requantize.cpp
   Result<bool> insert_quantize(NodeId id);     // insert_quantize.cpp
   Result<bool> insert_dequantize(NodeId id);   // insert_dequantize.cpp
@@ -165,7 +173,8 @@ class Lowering {
 
   // ---- int8_passthrough.cpp / int8_add.cpp ---------------------------------------------------
   Status emit_passthrough(const PassthroughPlan& plan);
-  Status emit_add(const PassthroughPlan& plan);
+  Status emit_add(const AddPlan& plan);
+  Status emit_pool(const PassthroughPlan& plan);
 
   const Graph& src_;
   const Int8Policy& policy_;

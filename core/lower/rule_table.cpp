@@ -13,6 +13,7 @@ const std::vector<LoweringRule>& lowering_rules() {
        {K::MaxPool, K::Reshape, K::Flatten, K::Transpose, K::Squeeze, K::Unsqueeze, K::Concat},
        &Lowering::int8_passthrough},
       {"int8_add", {K::Add}, &Lowering::int8_add},
+      {"int8_pool", {K::GlobalAveragePool}, &Lowering::int8_pool},
       {"fold_requantize", {K::QuantizeLinear}, &Lowering::fold_requantize},
       {"insert_quantize", {K::QuantizeLinear}, &Lowering::insert_quantize},
       {"insert_dequantize", {K::DequantizeLinear}, &Lowering::insert_dequantize},

@@ -5,7 +5,7 @@
 //   Quantize    y = store(x * (1/s_y) + zp_y)
 //   Dequantize  y = (f32(x) - f32(zp_x)) * s_x
 //   Requantize  y = store((f32(x) - f32(zp_x)) * (s_x/s_y) + zp_y)
-//   QAdd        y = saturate(round_half_even(((f32(a) - f32(zp_a)) * s_a + (f32(b) - f32(zp_b)) * s_b) / s_y) + zp_y)
+//   QAdd        y = saturate(round_half_even(act((f32(a) - f32(zp_a)) * s_a + (f32(b) - f32(zp_b)) * s_b) / s_y) + zp_y)
 #include "kernels/int/int_kernels.h"
 
 #include <cmath>
@@ -202,7 +202,10 @@ class QAddKernel final : public Kernel {
           for (int64_t i = 0; i < a.numel(); ++i) {
             const float fa = (static_cast<float>(pa[i]) - static_cast<float>(p_.zp_a)) * p_.scale_a;
             const float fb = (static_cast<float>(pb[i]) - static_cast<float>(p_.zp_b)) * p_.scale_b;
-            const float r = std::nearbyint((fa + fb) / p_.scale_y) + static_cast<float>(p_.zp_y);
+            float v = fa + fb;
+            v = v > p_.act_min ? v : p_.act_min;
+            v = v < p_.act_max ? v : p_.act_max;
+            const float r = std::nearbyint(v / p_.scale_y) + static_cast<float>(p_.zp_y);
             py[i] = static_cast<Y>(saturate_rounded(r, grid));
           }
         });
@@ -215,6 +218,44 @@ class QAddKernel final : public Kernel {
   intk::QAddParams p_;
 };
 
+// QGlobalAveragePool: per (n, c) the exact integer sum of x - zp_x, then qpool_code.
+class QGlobalAveragePoolKernel final : public Kernel {
+ public:
+  explicit QGlobalAveragePoolKernel(intk::QPoolParams p) : p_(p) {}
+  Status run(KernelContext& ctx) override {
+    const Tensor& x = *ctx.input(0);
+    if (x.dtype != p_.x || x.rank() < 3)
+      return internal_error("QGlobalAveragePool input is {} {}, expected {} of rank >= 3", dtype_name(x.dtype),
+                            shape_str(x.shape), dtype_name(p_.x));
+    Shape y_shape = x.shape;
+    int64_t count = 1;
+    for (size_t i = 2; i < y_shape.size(); ++i) {
+      count *= y_shape[i];
+      y_shape[i] = 1;
+    }
+    QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_uninitialized(0, p_.y, y_shape));
+    y->quant = ctx.graph.value(ctx.node.outputs[0]).quant;
+    const QuantGrid grid = quant_grid(p_.y, QuantRange::full);
+    intk::dispatch_int8(p_.x, [&](auto tx) {
+      intk::dispatch_int8(p_.y, [&](auto ty) {
+        using X = decltype(tx);
+        using Y = decltype(ty);
+        const X* px = x.data<X>();
+        Y* py = y->data<Y>();
+        for (int64_t plane = 0; plane < x.shape[0] * x.shape[1]; ++plane) {
+          int64_t sum = 0;
+          for (int64_t i = 0; i < count; ++i) sum += static_cast<int64_t>(px[plane * count + i]) - p_.zp_x;
+          py[plane] = static_cast<Y>(intk::qpool_code(sum, count, p_, grid));
+        }
+      });
+    });
+    return Status::ok();
+  }
+
+ private:
+  intk::QPoolParams p_;
+};
+
 KernelTable make_int_table() {
   KernelTable table;
   table.name = "int";
@@ -224,6 +265,7 @@ KernelTable make_int_table() {
   table.factories[static_cast<size_t>(OpKind::QConv)] = &intk::create_qconv;
   table.factories[static_cast<size_t>(OpKind::QMatMul)] = &intk::create_qmatmul;
   table.factories[static_cast<size_t>(OpKind::QAdd)] = &intk::create_qadd;
+  table.factories[static_cast<size_t>(OpKind::QGlobalAveragePool)] = &intk::create_qglobal_average_pool;
   register_lowered_ref_kinds(table);
   return table;
 }
@@ -266,6 +308,8 @@ Result<QAddParams> qadd_params(const Graph& g, const Node& n) {
   QD_RETURN_IF_ERROR(read(n.inputs[0], p.a, p.scale_a, p.zp_a));
   QD_RETURN_IF_ERROR(read(n.inputs[1], p.b, p.scale_b, p.zp_b));
   QD_RETURN_IF_ERROR(read(n.outputs[0], p.y, p.scale_y, p.zp_y));
+  p.act_min = n.attr_float("act_min", p.act_min);
+  p.act_max = n.attr_float("act_max", p.act_max);
   return p;
 }
 
@@ -280,6 +324,36 @@ Status check_qadd_inputs(const QAddParams& p, const Tensor& a, const Tensor& b) 
 Result<std::unique_ptr<Kernel>> create_qadd(const Graph& g, const Node& n, const ExecOptions&) {
   QD_ASSIGN_OR_RETURN(QAddParams p, qadd_params(g, n));
   return std::unique_ptr<Kernel>(new QAddKernel(p));
+}
+
+Result<QPoolParams> qpool_params(const Graph& g, const Node& n) {
+  if (n.inputs.size() != 1 || n.outputs.size() != 1)
+    return internal_error("{} takes one input and one output", n.op_type);
+  QPoolParams p;
+  float scale[2];
+  int32_t zp[2];
+  DType* types[2] = {&p.x, &p.y};
+  const ValueId ids[2] = {n.inputs[0], n.outputs[0]};
+  for (int i = 0; i < 2; ++i) {
+    const Value& v = g.value(ids[i]);
+    if (!v.quant || v.quant->scale.size() != 1 || v.quant->zero_point.size() != 1)
+      return internal_error("{} operand '{}' needs per-tensor quantization", n.op_type, v.name);
+    *types[i] = v.dtype != DType::undefined ? v.dtype : v.quant->zero_point_type;
+    if (*types[i] != DType::u8 && *types[i] != DType::s8)
+      return internal_error("{} operand '{}' has dtype {}, must be u8 or s8", n.op_type, v.name, dtype_name(*types[i]));
+    scale[i] = v.quant->scale[0];
+    zp[i] = v.quant->zero_point[0];
+  }
+  p.scale_x = scale[0];
+  p.scale_y = scale[1];
+  p.zp_x = zp[0];
+  p.zp_y = zp[1];
+  return p;
+}
+
+Result<std::unique_ptr<Kernel>> create_qglobal_average_pool(const Graph& g, const Node& n, const ExecOptions&) {
+  QD_ASSIGN_OR_RETURN(QPoolParams p, qpool_params(g, n));
+  return std::unique_ptr<Kernel>(new QGlobalAveragePoolKernel(p));
 }
 
 }  // namespace intk

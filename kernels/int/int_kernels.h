@@ -23,12 +23,13 @@ namespace qdrift {
 const KernelTable& int_kernel_table();
 
 // The lowered int8 ops themselves: every int8 table must provide its own kernel for these.
-inline constexpr std::array<OpKind, 6> kLoweredInt8Kinds = {OpKind::Quantize, OpKind::Dequantize, OpKind::Requantize,
-                                                           OpKind::QConv,    OpKind::QMatMul,    OpKind::QAdd};
+inline constexpr std::array<OpKind, 7> kLoweredInt8Kinds = {
+    OpKind::Quantize, OpKind::Dequantize, OpKind::Requantize,        OpKind::QConv,
+    OpKind::QMatMul,  OpKind::QAdd,       OpKind::QGlobalAveragePool};
 
 // Every other op a lowered graph may hold: both int8 tables register the reference
 // kernel for each, explicitly (a kind missing here stays unsupported, never falls back).
-inline constexpr std::array<OpKind, 41> kLoweredRefKinds = {
+inline constexpr std::array<OpKind, 60> kLoweredRefKinds = {
     OpKind::Conv,          OpKind::Gemm,           OpKind::MatMul,        OpKind::BatchNormalization,
     OpKind::Relu,          OpKind::LeakyRelu,      OpKind::Clip,          OpKind::HardSigmoid,
     OpKind::HardSwish,     OpKind::Sigmoid,        OpKind::Tanh,          OpKind::Add,
@@ -40,6 +41,12 @@ inline constexpr std::array<OpKind, 41> kLoweredRefKinds = {
     OpKind::QuantizeLinear, OpKind::DequantizeLinear, OpKind::QLinearConv, OpKind::QLinearMatMul,
     OpKind::ConvInteger,   OpKind::MatMulInteger,  OpKind::QLinearAdd,    OpKind::QLinearGlobalAveragePool,
     OpKind::QGemm,
+    // ONNX Runtime's contrib ops (a second model saved by ORT): the reference kernels
+    OpKind::DynamicQuantizeLinear, OpKind::MsQLinearConv, OpKind::QLinearMul, OpKind::QLinearAveragePool,
+    OpKind::QLinearConcat, OpKind::QLinearSigmoid, OpKind::QLinearLeakyRelu, OpKind::QLinearSoftmax,
+    OpKind::NhwcMaxPool, OpKind::FusedConv, OpKind::FusedGemm, OpKind::MatMulIntegerToFloat,
+    OpKind::NchwcConv, OpKind::NchwcReorderInput, OpKind::NchwcReorderOutput, OpKind::NchwcMaxPool,
+    OpKind::NchwcAveragePool, OpKind::NchwcGlobalAveragePool, OpKind::NchwcGlobalMaxPool,
 };
 // Adding an OpKind forces a decision: int8 kernel or reference kernel (Unknown is neither).
 static_assert(kLoweredInt8Kinds.size() + kLoweredRefKinds.size() + 1 == static_cast<size_t>(kOpKindCount),

@@ -76,5 +76,8 @@ Result<std::unique_ptr<Kernel>> create_qconv(const Graph& g, const Node& n, cons
 Result<std::unique_ptr<Kernel>> create_qmatmul(const Graph& g, const Node& n, const ExecOptions& options);
 // Factory of onednn_qadd.cpp.
 Result<std::unique_ptr<Kernel>> create_qadd(const Graph& g, const Node& n, const ExecOptions& options);
+// Factory of onednn_pool.cpp: oneDNN's pooling_max on int8 codes, else the reference kernel.
+Result<std::unique_ptr<Kernel>> create_max_pool(const Graph& g, const Node& n, const ExecOptions& options);
+Result<std::unique_ptr<Kernel>> create_qglobal_average_pool(const Graph& g, const Node& n, const ExecOptions& options);
 
 }  // namespace qdrift::onednn

@@ -209,7 +209,9 @@ KernelTable make_onednn_table() {
   table.factories[static_cast<size_t>(OpKind::QConv)] = &onednn::create_qconv;
   table.factories[static_cast<size_t>(OpKind::QMatMul)] = &onednn::create_qmatmul;
   table.factories[static_cast<size_t>(OpKind::QAdd)] = &onednn::create_qadd;
+  table.factories[static_cast<size_t>(OpKind::QGlobalAveragePool)] = &onednn::create_qglobal_average_pool;
   register_lowered_ref_kinds(table);
+  table.factories[static_cast<size_t>(OpKind::MaxPool)] = &onednn::create_max_pool;  // int8: oneDNN pooling
   return table;
 }
 

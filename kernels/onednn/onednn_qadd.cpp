@@ -25,11 +25,12 @@ namespace {
 struct QAddLoop {
   float scale_a, scale_b, scale_y;
   float zp_a, zp_b, zp_y;
+  float act_min, act_max;  // the fused activation's bounds, real units
   float lo, hi;      // (qmin - zp_y - 1, qmax - zp_y + 1): v clamped there rounds to the same result
   float qmin, qmax;  // the output grid
 };
 
-// y = saturate(round_half_even(((a - zp_a) * s_a + (b - zp_b) * s_b) / s_y) + zp_y), every step
+// y = saturate(round_half_even(act((a - zp_a) * s_a + (b - zp_b) * s_b) / s_y) + zp_y), every step
 // one f32 operation as in the oracle. Clamping v to the integers lo/hi first leaves the
 // saturated result unchanged (rounding is monotonic) and lets (v + 1.5*2^23) - 1.5*2^23
 // round half to even (valid for |v| < 2^22) without a library call. NaN cannot occur for
@@ -40,7 +41,10 @@ template <typename A, typename B, typename Y>
   for (int64_t i = 0; i < n; ++i) {
     const float fa = (static_cast<float>(a[i]) - p.zp_a) * p.scale_a;
     const float fb = (static_cast<float>(b[i]) - p.zp_b) * p.scale_b;
-    float v = (fa + fb) / p.scale_y;
+    float v = fa + fb;
+    v = v > p.act_min ? v : p.act_min;
+    v = v < p.act_max ? v : p.act_max;
+    v = v / p.scale_y;
     v = v > p.lo ? v : p.lo;
     v = v < p.hi ? v : p.hi;
     float q = ((v + kRound) - kRound) + p.zp_y;
@@ -71,6 +75,8 @@ class QAddKernel final : public Kernel {
              static_cast<float>(q.zp_a),
              static_cast<float>(q.zp_b),
              zy,
+             q.act_min,
+             q.act_max,
              static_cast<float>(g.qmin - q.zp_y - 1),
              static_cast<float>(g.qmax - q.zp_y + 1),
              static_cast<float>(g.qmin),

@@ -26,110 +26,14 @@
 
 #include "core/op_attrs.h"
 #include "core/quant_math.h"
+#include "kernels/ref/layout.h"
 #include "kernels/ref/nn_common.h"
+#include "kernels/ref/qlinear_common.h"
 #include "kernels/ref/ref_ops.h"
 
 namespace qdrift::ref {
 
 namespace {
-
-bool is_int8(DType t) { return t == DType::u8 || t == DType::s8; }
-
-Status expect_int8(const Tensor& t, std::string_view name) {
-  if (!is_int8(t.dtype))
-    return unsupported("input '{}' has dtype {}; this kernel takes u8 or s8", name, dtype_name(t.dtype));
-  return Status::ok();
-}
-
-// A scale or zero point given per tensor (a scalar or one element) or per index of an
-// axis (a 1-D tensor of `per_axis` elements; 0 = per tensor only).
-Status check_param_shape(const Tensor& t, std::string_view name, int64_t per_axis, std::string_view axis_desc) {
-  const bool per_tensor = t.rank() == 0 || (t.rank() == 1 && t.shape[0] == 1);
-  const bool per_index = per_axis > 0 && t.rank() == 1 && t.shape[0] == per_axis;
-  if (per_tensor || per_index) return Status::ok();
-  if (per_axis > 0)
-    return invalid_input("input '{}' has shape {}: expected a scalar or [{}] ({})", name, shape_str(t.shape), per_axis,
-                         axis_desc);
-  return invalid_input("input '{}' has shape {}: expected a scalar (per-tensor quantization)", name,
-                       shape_str(t.shape));
-}
-
-// Scales: f32, finite and > 0.
-Result<std::vector<float>> read_scales(const Tensor* t, std::string_view name, int64_t per_axis = 0,
-                                       std::string_view axis_desc = "") {
-  if (!t) return invalid_input("required input '{}' is missing", name);
-  QD_RETURN_IF_ERROR(expect_dtype(*t, DType::f32, name));
-  QD_RETURN_IF_ERROR(check_param_shape(*t, name, per_axis, axis_desc));
-  std::vector<float> v(t->values<float>().begin(), t->values<float>().end());
-  for (float s : v)
-    if (!(s > 0.0f) || !std::isfinite(s))
-      return invalid_input("input '{}' holds the scale {}: scales must be positive and finite", name, s);
-  return v;
-}
-
-// Zero points as int32; {0} when the input is omitted. `type` is the dtype they must have
-// (the quantized data's), or undefined to accept u8 or s8.
-Result<std::vector<int32_t>> read_zero_points(const Tensor* t, std::string_view name, DType type, int64_t per_axis = 0,
-                                              std::string_view axis_desc = "") {
-  if (!t) return std::vector<int32_t>{0};
-  if (type != DType::undefined && t->dtype != type)
-    return invalid_input("input '{}' has dtype {}; it must match its data's dtype {}", name, dtype_name(t->dtype),
-                         dtype_name(type));
-  QD_RETURN_IF_ERROR(expect_int8(*t, name));
-  QD_RETURN_IF_ERROR(check_param_shape(*t, name, per_axis, axis_desc));
-  std::vector<int32_t> v(static_cast<size_t>(t->numel()));
-  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<int32_t>(t->value_as_double(static_cast<int64_t>(i)));
-  return v;
-}
-
-// Element e of a 1-or-n vector.
-template <typename T>
-T at(const std::vector<T>& v, int64_t i) {
-  return v.size() == 1 ? v[0] : v[static_cast<size_t>(i)];
-}
-
-// The u8/s8 tensor as int32 values minus zero_point(e), e the flat element index.
-template <typename ZeroPointOf>
-std::vector<int32_t> centered(const Tensor& t, ZeroPointOf zero_point_of) {
-  std::vector<int32_t> out(static_cast<size_t>(t.numel()));
-  if (t.dtype == DType::u8) {
-    const uint8_t* p = t.data<uint8_t>();
-    for (size_t e = 0; e < out.size(); ++e)
-      out[e] = static_cast<int32_t>(p[e]) - zero_point_of(static_cast<int64_t>(e));
-  } else {
-    const int8_t* p = t.data<int8_t>();
-    for (size_t e = 0; e < out.size(); ++e)
-      out[e] = static_cast<int32_t>(p[e]) - zero_point_of(static_cast<int64_t>(e));
-  }
-  return out;
-}
-
-// The requantization of every QLinear op (see the top of the file).
-int32_t requantize(int64_t acc, float multiplier, int32_t zero_point, QuantGrid grid) {
-  const double r = std::nearbyint(static_cast<double>(acc) * static_cast<double>(multiplier)) + zero_point;
-  if (r <= grid.qmin) return grid.qmin;
-  if (r >= grid.qmax) return grid.qmax;
-  return static_cast<int32_t>(r);
-}
-
-// Element e of an u8/s8 tensor.
-int32_t int8_value(const Tensor& t, int64_t e) {
-  return t.dtype == DType::u8 ? int32_t{t.data<uint8_t>()[e]} : int32_t{t.data<int8_t>()[e]};
-}
-
-// Writes an int32 value already in range into an u8/s8 tensor.
-void store_int8(Tensor& t, int64_t e, int32_t v) {
-  if (t.dtype == DType::u8)
-    t.data<uint8_t>()[e] = static_cast<uint8_t>(v);
-  else
-    t.data<int8_t>()[e] = static_cast<int8_t>(v);
-}
-
-Status check_multiplier(float m, std::string_view what) {
-  if (!std::isfinite(m) || !(m > 0.0f))
-    return invalid_input("the requantization multiplier {} = {} is not a positive finite f32", what, m);
-  return Status::ok();
-}
 
 // ---- convolutions -------------------------------------------------------------------------
 
@@ -245,7 +149,8 @@ class QLinearConvKernel final : public Kernel {
       const float mult = multiplier[static_cast<size_t>(m)];
       for (int64_t i = 0; i < out_plane; ++i) {
         const int32_t sum = static_cast<int32_t>(acc[static_cast<size_t>(i)] + b);  // int32, wrapping
-        store_int8(*y, job * out_plane + i, requantize(sum, mult, y_zp[0], grid));
+        store_int8(*y, job * out_plane + i,
+                   ort_rounding_ ? requantize_f32(sum, mult, y_zp[0], grid) : requantize(sum, mult, y_zp[0], grid));
       }
     });
   }
@@ -253,6 +158,8 @@ class QLinearConvKernel final : public Kernel {
  private:
   explicit QLinearConvKernel(ConvAttrs attrs) : attrs_(std::move(attrs)) {}
   ConvAttrs attrs_;
+  bool ort_rounding_ = false;  // com.microsoft QLinearConv: requantize_f32, as ORT
+  friend Result<std::unique_ptr<Kernel>> create_ms_qlinear_conv(const Graph&, const Node&, const ExecOptions&);
 };
 
 // ---- matrix products ------------------------------------------------------------------------
@@ -380,9 +287,10 @@ Status qlinear_matmul_run(KernelContext& ctx) {
 // com.microsoft QGemm (ONNX Runtime contrib_ops/cpu/quantization/quant_gemm.cc):
 //   acc = int32 sum over k of (A'[m,k] - a_zp)(B'[k,n] - b_zp[n]) + C[m,n]
 //   multiplier[n] = ((alpha * a_scale) * b_scale[n]) / y_scale   (f32, ORT's order)
-//   y = requantize(acc, multiplier[n], y_zp)          when y_zero_point is given
-//   y = float(double(acc) * double(multiplier[n]))    otherwise (f32 output; without
+//   y = requantize_f32(acc, multiplier[n], y_zp)      when y_zero_point is given
+//   y = float(acc) * multiplier[n]   (f32)            otherwise (f32 output; without
 //       y_scale the division is skipped)
+// in f32, as MLAS's output processors do.
 // A' = A or A^T (transA), B' likewise; C (int32, in units of a_scale * b_scale) broadcasts
 // unidirectionally to [M, N]; b's scale and zero point are per tensor or per column.
 class QGemmKernel final : public Kernel {
@@ -468,9 +376,9 @@ class QGemmKernel final : public Kernel {
         const int32_t sum = static_cast<int32_t>(acc[static_cast<size_t>(j)] + bias);  // int32, wrapping
         const float mult = at(multiplier, j);
         if (y_zp_t)
-          store_int8(*y, e, requantize(sum, mult, y_zp[0], grid));
+          store_int8(*y, e, requantize_f32(sum, mult, y_zp[0], grid));
         else
-          y->data<float>()[e] = static_cast<float>(static_cast<double>(sum) * static_cast<double>(mult));
+          y->data<float>()[e] = static_cast<float>(sum) * mult;
       }
     });
     return Status::ok();
@@ -485,13 +393,15 @@ class QGemmKernel final : public Kernel {
 
 // ---- element-wise and pooling ------------------------------------------------------------
 
-// com.microsoft QLinearAdd: C = (A_scale * (A - A_zp) + B_scale * (B - B_zp)) / C_scale
-// + C_zp, as its schema writes it, term by term in f32: each operand dequantized
-// (core/quant_math.h dequantize_value), summed, and quantized like ONNX QuantizeLinear
-// (divide, round half to even, add the zero point, saturate). This is exactly the QDQ
-// graph DQ -> Add -> Q. (ORT's MLAS kernel instead folds the scales into two f32 ratios,
-// which can differ at rounding ties.) numpy broadcasting; A and B of the same type.
-Status qlinear_add_run(KernelContext& ctx) {
+// The element-wise QLinear ops of com.microsoft: inputs A, A_scale, A_zero_point, B,
+// B_scale, B_zero_point, C_scale, C_zero_point; A, B and C of one u8/s8 type, parameters
+// per tensor, numpy broadcasting. `code(a, b, grid)` gives C's code from A's and B's.
+struct QLinearBinaryParams {
+  float a_scale, b_scale, c_scale;
+  int32_t a_zp, b_zp, c_zp;
+};
+template <typename Code>
+Status qlinear_binary_run(KernelContext& ctx, Code code) {
   QD_ASSIGN_OR_RETURN(const Tensor* a, required_input(ctx, 0, "A"));
   QD_ASSIGN_OR_RETURN(const Tensor* b, required_input(ctx, 3, "B"));
   QD_RETURN_IF_ERROR(expect_int8(*a, "A"));
@@ -504,22 +414,46 @@ Status qlinear_add_run(KernelContext& ctx) {
   QD_ASSIGN_OR_RETURN(std::vector<int32_t> b_zp, read_zero_points(optional_input(ctx, 5), "B_zero_point", a->dtype));
   QD_ASSIGN_OR_RETURN(std::vector<float> c_scale, read_scales(optional_input(ctx, 6), "C_scale"));
   QD_ASSIGN_OR_RETURN(std::vector<int32_t> c_zp, read_zero_points(optional_input(ctx, 7), "C_zero_point", a->dtype));
+  const QLinearBinaryParams p{a_scale[0], b_scale[0], c_scale[0], a_zp[0], b_zp[0], c_zp[0]};
   QD_ASSIGN_OR_RETURN(Shape out_shape, broadcast_shapes(a->shape, b->shape, "A", "B"));
   QD_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate(0, a->dtype, out_shape));
   const QuantGrid grid = quant_grid(a->dtype, QuantRange::full);
   BroadcastCursor cur(out_shape, {&a->shape, &b->shape});
-  for (int64_t e = 0; e < y->numel(); ++e, cur.next()) {
-    const float ra = dequantize_value(int8_value(*a, cur.offset(0)), a_scale[0], a_zp[0]);
-    const float rb = dequantize_value(int8_value(*b, cur.offset(1)), b_scale[0], b_zp[0]);
-    store_int8(*y, e, quantize_value(ra + rb, c_scale[0], c_zp[0], grid, Rounding::half_even));
-  }
+  for (int64_t e = 0; e < y->numel(); ++e, cur.next())
+    store_int8(*y, e, code(int8_value(*a, cur.offset(0)), int8_value(*b, cur.offset(1)), p, grid));
   return Status::ok();
+}
+
+// com.microsoft QLinearAdd: C = (A_scale * (A - A_zp) + B_scale * (B - B_zp)) / C_scale
+// + C_zp, as its schema writes it, term by term in f32: each operand dequantized
+// (core/quant_math.h dequantize_value), summed, and quantized like ONNX QuantizeLinear
+// (divide, round half to even, add the zero point, saturate). This is exactly the QDQ
+// graph DQ -> Add -> Q. (ORT's MLAS kernel instead folds the scales into two f32 ratios,
+// which can differ at rounding ties.)
+Status qlinear_add_run(KernelContext& ctx) {
+  return qlinear_binary_run(ctx, [](int32_t qa, int32_t qb, const QLinearBinaryParams& p, QuantGrid grid) {
+    const float ra = dequantize_value(qa, p.a_scale, p.a_zp);
+    const float rb = dequantize_value(qb, p.b_scale, p.b_zp);
+    return quantize_value(ra + rb, p.c_scale, p.c_zp, grid, Rounding::half_even);
+  });
+}
+
+// com.microsoft QLinearMul (ORT qlinear_binary_op.cc, MLAS qlmul.cpp): with ratio =
+// A_scale * B_scale / C_scale in f32, left to right,
+//   C = saturate(round_half_even(ratio * float((A - A_zp) * (B - B_zp))) + C_zp)
+Status qlinear_mul_run(KernelContext& ctx) {
+  return qlinear_binary_run(ctx, [](int32_t qa, int32_t qb, const QLinearBinaryParams& p, QuantGrid grid) {
+    const float ratio = p.a_scale * p.b_scale / p.c_scale;
+    const float r = std::nearbyint(ratio * static_cast<float>((qa - p.a_zp) * (qb - p.b_zp))) +
+                    static_cast<float>(p.c_zp);
+    return saturate_rounded(r, grid);
+  });
 }
 
 // com.microsoft QLinearGlobalAveragePool (ORT qlinear_global_average_pool.cc, MLAS):
 //   acc = sum over the spatial positions of (x - x_zp), exact
 //   multiplier = x_scale / (y_scale * float(image_size))    (f32, MLAS's order)
-//   y = requantize(acc, multiplier, y_zp)
+//   y = requantize_f32(acc, multiplier, y_zp)   (f32 product, as MLAS)
 // channels_last = 0: X is [N, C, D1..Dk], Y [N, C, 1..1]; = 1: X is [N, D1..Dk, C], Y
 // [N, 1..1, C]. Y has X's type.
 class QLinearGlobalAveragePoolKernel final : public Kernel {
@@ -563,7 +497,7 @@ class QLinearGlobalAveragePoolKernel final : public Kernel {
       int64_t acc = 0;
       for (int64_t i = 0; i < image; ++i)
         acc += xc[static_cast<size_t>(channels_last_ ? (n * image + i) * channels + c : p * image + i)];
-      store_int8(*y, p, requantize(acc, multiplier, y_zp[0], grid));
+      store_int8(*y, p, requantize_f32(acc, multiplier, y_zp[0], grid));
     }
     return Status::ok();
   }
@@ -573,14 +507,28 @@ class QLinearGlobalAveragePoolKernel final : public Kernel {
   bool channels_last_ = false;
 };
 
+// com.microsoft QLinearConv (ORT contrib_ops/cpu/quantization/qlinear_conv.cc): ONNX's
+// QLinearConv plus `channels_last`: with 1, X is [N, D1..Dk, C] and Y [N, D1..Dk, M]
+// (weights stay [M, C/group, k...]). Requantized as ORT's MLAS does, in f32
+// (requantize_f32: float(acc) * multiplier rounded to f32 first).
+Result<std::unique_ptr<Kernel>> create_ms_qlinear_conv(const Graph& graph, const Node& node, const ExecOptions& options) {
+  QD_ASSIGN_OR_RETURN(int64_t channels_last, checked_attr_int(node, "channels_last", 0));
+  QD_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> nchw, QLinearConvKernel::create(graph, node, options));
+  static_cast<QLinearConvKernel*>(nchw.get())->ort_rounding_ = true;
+  if (channels_last == 0) return nchw;
+  return std::unique_ptr<Kernel>(new ChannelsLastKernel(std::move(nchw), {0}));
+}
+
 }  // namespace
 
 void register_integer_ops(KernelTable& table) {
+  table.factories[static_cast<size_t>(OpKind::MsQLinearConv)] = &create_ms_qlinear_conv;
   set_kernel<QLinearConvKernel>(table, OpKind::QLinearConv);
   set_kernel<FunctionKernel<qlinear_matmul_run>>(table, OpKind::QLinearMatMul);
   set_kernel<ConvIntegerKernel>(table, OpKind::ConvInteger);
   set_kernel<FunctionKernel<matmul_integer_run>>(table, OpKind::MatMulInteger);
   set_kernel<FunctionKernel<qlinear_add_run>>(table, OpKind::QLinearAdd);
+  set_kernel<FunctionKernel<qlinear_mul_run>>(table, OpKind::QLinearMul);
   set_kernel<QLinearGlobalAveragePoolKernel>(table, OpKind::QLinearGlobalAveragePool);
   set_kernel<QGemmKernel>(table, OpKind::QGemm);
 }

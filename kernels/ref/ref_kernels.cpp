@@ -13,6 +13,7 @@ KernelTable make_ref_table() {
   ref::register_elementwise_ops(table);
   ref::register_shape_ops(table);
   ref::register_quant_ops(table);
+  ref::register_contrib_ops(table);
   return table;
 }
 }  // namespace

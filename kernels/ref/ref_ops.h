@@ -11,6 +11,7 @@ void register_integer_ops(KernelTable& table);      // integer.cpp: QLinearConv,
 void register_elementwise_ops(KernelTable& table);  // elementwise.cpp: activations, Add/Sub/Mul/Div, Cast
 void register_shape_ops(KernelTable& table);        // shape.cpp: Flatten, Reshape, Transpose, Concat, Squeeze, Unsqueeze, Pad, Identity, Constant, Shape, Gather
 void register_quant_ops(KernelTable& table);        // quant.cpp: QuantizeLinear, DequantizeLinear
+void register_contrib_ops(KernelTable& table);      // contrib.cpp: ONNX Runtime's contrib ops (docs/foreign_ops.md); registered last
 
 template <typename KernelT>
 void set_kernel(KernelTable& table, OpKind kind) {

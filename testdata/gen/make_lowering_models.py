@@ -13,6 +13,9 @@ uses most of its grid. Files: testdata/qdq/<name>.onnx and <name>_input.npy.
   residual_u8       conv -> Add(., DQ(skip)) -> Relu -> Q (sum post-op) and a float Add between Qs
   gemm_concat_s8    GlobalAveragePool, Flatten, Gemm(transB)+Relu, MatMul, Concat of two scales
   bn_conv_u8        conv -> BatchNormalization -> Relu -> Q (BN folding under weights=requantize)
+  int8_ops_u8       what a real int8 runtime keeps in int8 between two int8 ops: torchvision's
+                    residual Add -> Relu -> Q and an Add -> Clip -> Q of two quantized tensors,
+                    MaxPool 3x3/2 (padded), AveragePool 2x2/2, GlobalAveragePool, Flatten
   paddle_style_s8   PaddleSlim-like: s8 symmetric activations (zero point 0), conv+Relu, conv+Relu6
                     (Clip 0..6), HardSwish, f32 bias, the shapes where Paddle's int8 pass diverges
   conv_chain_u8_qop the real int8 (QOperator) twin of conv_chain_u8, read back from it: the same
@@ -271,6 +274,51 @@ def gemm_concat_s8():
     b.finish(on, ov.shape)
 
 
+def max_pool(v, k, stride, pad):
+    n, c, h, w = v.shape
+    vp = np.pad(v, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=-np.inf)
+    oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    out = np.full((n, c, oh, ow), -np.inf, np.float32)
+    for i in range(k):
+        for j in range(k):
+            out = np.maximum(out, vp[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride])
+    return out.astype(np.float32)
+
+
+def int8_ops_u8():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((1, 6, 15, 15)).astype(np.float32)
+    b = Builder("int8_ops_u8", x, signed=False, seed=17)
+    xn, xv, xp = b.qdq("input", x)
+    c, cv = b.conv(xn, xv, xp, 8, 3, pad=1)
+    r = b.unary("Relu", c); rv = relu(cv)
+    an, av, ap = b.qdq(r, rv)
+    c, cv = b.conv(xn, xv, xp, 8, 1)
+    bn_, bv, bp = b.qdq(c, cv)
+    # torchvision's residual: Add, then Relu, then QuantizeLinear (one QAdd with act_min 0)
+    base = b.uid("add")
+    b.nodes.append(helper.make_node("Add", [bn_, an], [base + "_out"], name=base))
+    r = b.unary("Relu", base + "_out"); rv = relu(bv + av)
+    sn, sv, sp = b.qdq(r, rv)
+    # Add -> Clip(-0.5, 1.5) -> Q: both bounds inside the range, real units
+    base = b.uid("add")
+    b.nodes.append(helper.make_node("Add", [sn, bn_], [base + "_out"], name=base))
+    cl = b.unary("Clip", base + "_out", lo=-0.5, hi=1.5); clv = np.clip(sv + bv, np.float32(-0.5), np.float32(1.5))
+    tn, tv, tp = b.qdq(cl, clv)
+    # MaxPool 3x3/2 with padding, on the same grid (int8 pass-through)
+    p = b.unary("MaxPool", tn, kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    pn, pv, pp = b.qdq(p, max_pool(tv, 3, 2, 1), params=tp)
+    # AveragePool 2x2/2 and GlobalAveragePool, each re-quantized on its own calibrated grid
+    a = b.unary("AveragePool", pn, kernel_shape=[2, 2], strides=[2, 2])
+    avv = pv.reshape(1, 8, 4, 2, 4, 2).mean(axis=(3, 5), dtype=np.float32)
+    qn, qv, qp = b.qdq(a, avv)
+    g = b.unary("GlobalAveragePool", qn); gv = qv.mean(axis=(2, 3), keepdims=True, dtype=np.float32)
+    gn, gv, gp = b.qdq(g, gv)
+    f = b.unary("Flatten", gn, axis=1); fv = gv.reshape(1, -1)
+    on, ov, _ = b.qdq(f, fv, params=gp)
+    b.finish(on, ov.shape)
+
+
 def bn_conv_u8():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((1, 4, 10, 10)).astype(np.float32)
@@ -436,6 +484,6 @@ def conv_chain_u8_qop():
 
 if __name__ == "__main__":
     for make in (conv_chain_u8, depthwise_s8, residual_u8, gemm_concat_s8, bn_conv_u8, paddle_style_s8,
-                 conv_chain_u8_qop):
+                 conv_chain_u8_qop, int8_ops_u8):
         make()
         print("wrote", make.__name__)

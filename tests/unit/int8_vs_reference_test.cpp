@@ -156,14 +156,18 @@ TEST_P(Int8VsReference, OnnxPolicyAgreesWithinOneStepAndExactlyOffTies) {
 
 INSTANTIATE_TEST_SUITE_P(QdqModels, Int8VsReference,
                          ::testing::Values("conv_chain_u8", "depthwise_s8", "residual_u8", "gemm_concat_s8",
-                                           "bn_conv_u8", "paddle_style_s8"));
+                                           "bn_conv_u8", "paddle_style_s8", "int8_ops_u8"));
 
 // The int8 residual add (QAdd, rule int8_add) computes the reference's own float steps
 // (dequantize, add, divide by the output scale, round half to even, add the zero point):
 // wherever its two input codes equal the reference's, its output code equals the
-// reference's QuantizeLinear output, with no allowance for ties.
-TEST(Int8VsReferenceAdd, QAddEqualsTheReferenceWhereItsInputsAgree) {
-  Model m = load_model("residual_u8");
+// reference's QuantizeLinear output, with no allowance for ties. int8_ops_u8's QAdds carry
+// a fused Relu (torchvision's residual) and a Clip, applied to the real sum as the reference does.
+class Int8VsReferenceAdd : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
+
+TEST_P(Int8VsReferenceAdd, QAddEqualsTheReferenceWhereItsInputsAgree) {
+  const auto& [name, expected_adds] = GetParam();
+  Model m = load_model(name);
   make_weights_exact_without_vnni(m);
   const TensorMap ref = run_all(m.graph, ref_kernel_table(), m.input);
   auto policy = int8_policy_preset("onnx");
@@ -194,13 +198,16 @@ TEST(Int8VsReferenceAdd, QAddEqualsTheReferenceWhereItsInputsAgree) {
         ASSERT_EQ(y.value_as_double(i), ry.value_as_double(i)) << table->name << " " << vy.name << "[" << i << "]";
       }
     }
-    EXPECT_EQ(adds, 1) << table->name;
+    EXPECT_EQ(adds, expected_adds) << table->name;
     EXPECT_GT(checked, total / 2) << table->name;
-    fmt::print("residual_u8 {:7} QAdd: {} of {} elements with the reference's input codes, all equal to the "
+    fmt::print("{} {:7} QAdd: {} of {} elements with the reference's input codes, all equal to the "
                "reference's output{}\n",
-               table->name, checked, total, weights_note());
+               name, table->name, checked, total, weights_note());
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(QdqModels, Int8VsReferenceAdd,
+                         ::testing::Values(std::make_tuple("residual_u8", 1), std::make_tuple("int8_ops_u8", 2)));
 
 // oneDNN must equal the integer oracle bit for bit on every tensor, under every preset.
 class OnednnVsOracle : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
@@ -235,7 +242,7 @@ TEST_P(OnednnVsOracle, EveryTensorBitIdentical) {
 INSTANTIATE_TEST_SUITE_P(
     AllPresets, OnednnVsOracle,
     ::testing::Combine(::testing::Values("conv_chain_u8", "depthwise_s8", "residual_u8", "gemm_concat_s8", "bn_conv_u8",
-                                         "paddle_style_s8"),
+                                         "paddle_style_s8", "int8_ops_u8"),
                        ::testing::Values("onnx", "paddle-onednn", "paddle-lite-arm")),
     [](const auto& info) {
       std::string s = std::get<0>(info.param) + "_" + std::get<1>(info.param);

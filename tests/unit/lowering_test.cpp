@@ -203,6 +203,68 @@ TEST(Lowering, ResidualAddBecomesSumPostOp) {
   EXPECT_EQ(fadd->kind, OpKind::Add);
 }
 
+// torchvision's residual (Add, then Relu, then QuantizeLinear) and an Add -> Clip -> Q of two
+// quantized tensors: each one QAdd with the activation's real-valued bounds, no float op left.
+TEST(Lowering, AddWithReluOrClipBecomesOneQAddWithTheActivationFused) {
+  Graph g = load("int8_ops_u8");
+  LoweredGraph l = lower_with(g, "onnx");
+  const Node* relu_add = find_node(l.graph, "add7");
+  ASSERT_TRUE(relu_add);
+  EXPECT_EQ(relu_add->kind, OpKind::QAdd);
+  EXPECT_EQ(relu_add->attr_float("act_min", -1.f), 0.f);
+  EXPECT_EQ(relu_add->attrs.count("act_max"), 0u);
+  const Node* clip_add = find_node(l.graph, "add10");
+  ASSERT_TRUE(clip_add);
+  EXPECT_EQ(clip_add->kind, OpKind::QAdd);
+  EXPECT_EQ(clip_add->attr_float("act_min", 0.f), -0.5f);
+  EXPECT_EQ(clip_add->attr_float("act_max", 0.f), 1.5f);
+  for (const Node* n : {relu_add, clip_add}) {
+    const Value& y = l.graph.value(n->outputs[0]);
+    EXPECT_EQ(y.provenance.rewrite, "int8_add");
+    // It stands for the QuantizeLinear after the activation, with that Q's parameters.
+    const Node* q = g.producer(g.find_value(y.provenance.source));
+    ASSERT_TRUE(q);
+    EXPECT_EQ(q->kind, OpKind::QuantizeLinear);
+    const Node* act = g.producer(q->inputs[0]);
+    ASSERT_TRUE(act);
+    EXPECT_TRUE(act->kind == OpKind::Relu || act->kind == OpKind::Clip) << act->name;
+    EXPECT_EQ(y.quant->scale, source_q_params(g, y.provenance.source).scale);
+  }
+  for (const Node& n : l.graph.nodes) {
+    EXPECT_NE(n.kind, OpKind::Add) << n.name;
+    EXPECT_NE(n.kind, OpKind::Relu) << n.name;
+    EXPECT_NE(n.kind, OpKind::Clip) << n.name;
+  }
+  // Where the policy keeps Add in f32, the Relu stays with it.
+  LoweredGraph f = lower_with(g, "onnx", {"fp32_ops=Add"});
+  const Node* fadd = find_node(f.graph, "add7");
+  ASSERT_TRUE(fadd);
+  EXPECT_EQ(fadd->kind, OpKind::Add);
+}
+
+// DQ -> GlobalAveragePool -> Q becomes one QGlobalAveragePool on the codes (u8 and s8 models),
+// standing for the Q's output with its parameters; Paddle's presets keep it in f32.
+TEST(Lowering, GlobalAveragePoolBetweenDqAndQBecomesQGlobalAveragePool) {
+  for (const char* model : {"int8_ops_u8", "gemm_concat_s8"}) {
+    Graph g = load(model);
+    LoweredGraph l = lower_with(g, "onnx");
+    int pools = 0;
+    for (const Node& n : l.graph.nodes) {
+      EXPECT_NE(n.kind, OpKind::GlobalAveragePool) << model << " " << n.name;
+      if (n.kind != OpKind::QGlobalAveragePool) continue;
+      ++pools;
+      const Value& x = l.graph.value(n.inputs[0]);
+      const Value& y = l.graph.value(n.outputs[0]);
+      EXPECT_TRUE(x.dtype == DType::u8 || x.dtype == DType::s8) << model;
+      EXPECT_EQ(y.provenance.rewrite, "int8_pool");
+      EXPECT_EQ(*y.quant, source_q_params(g, y.provenance.source)) << model;
+    }
+    EXPECT_EQ(pools, 1) << model;
+    LoweredGraph p = lower_with(g, "paddle-onednn");
+    for (const Node& n : p.graph.nodes) EXPECT_NE(n.kind, OpKind::QGlobalAveragePool) << model;
+  }
+}
+
 TEST(Lowering, PaddleOnednnKeepsResidualAddsAsSumPostOpOrFloat) {
   // paddle-onednn keeps Add in f32 (fp32_ops), as Paddle's int8 pass does; the residual fed
   // by a conv's float output is still fused as the conv's sum post-op.
@@ -221,8 +283,8 @@ TEST(Lowering, ConcatRequantizesTheBranchOnAnotherGridAndGemmBecomesQMatMul) {
   Graph g = load("gemm_concat_s8");
   LoweredGraph l = lower_with(g, "onnx");
   EXPECT_EQ(op_sequence(l.graph),
-            (std::vector<std::string>{"Quantize", "QConv", "QConv", "Requantize", "Concat", "Dequantize",
-                                      "GlobalAveragePool", "Quantize", "Flatten", "QMatMul", "QMatMul", "Dequantize"}));
+            (std::vector<std::string>{"Quantize", "QConv", "QConv", "Requantize", "Concat", "QGlobalAveragePool",
+                                      "Flatten", "QMatMul", "QMatMul", "Dequantize"}));
   EXPECT_NE(l.graph.find_value("requantize/out/0"), kNoValue);
   // Gemm(transB=1) weights [11, 17] become [K, N] = [17, 11] with per-N scales.
   const Node* gemm = find_node(l.graph, "gemm12");

@@ -1,0 +1,1 @@
+BYJx!j˜OkvnzZ5]cjikvnzZ@Docj[icHnzQ@Doc`_nc}_zzDo`_n›}_‚–z4_ÒM35Nb3e~neMS5Nb=e~ne[iS#P3foPfe|iS#|awozafE|i|awozafE

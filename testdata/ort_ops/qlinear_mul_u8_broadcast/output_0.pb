@@ -1,0 +1,1 @@
+BYJ<Žxxxqx}wyrw‹~ˆˆˆ†uožhl¥\¬V[›l°y[\Ÿ…{e±j–QgƒO«byjQj—PšOw{V
