@@ -90,13 +90,16 @@ struct Options {
   uint32_t seed = 1;
   bool check = true;
   bool keep = false;
+  int depth = 0;           // 0: MobileNetV2; N: a chain of N convolutions (bench::build_conv_chain)
+  bool local_drift = true; // run_drift's local drift (re-running each int8 op on the reference's tensors)
   std::string mode;  // "" = everything; build | executors | oracle | diff | diff_check = one phase alone
   std::string dir;   // the model directory of a --mode run
 };
 
 std::string repro_line(const char* argv0, const Options& o) {
-  return fmt::format("{} --reps {} --threads {} --seed {}{}", argv0, o.reps, o.threads, o.seed,
-                     o.check ? "" : " --no-check");
+  return fmt::format("{} --reps {} --threads {} --seed {}{}{}{}", argv0, o.reps, o.threads, o.seed,
+                     o.check ? "" : " --no-check", o.depth > 0 ? fmt::format(" --depth {}", o.depth) : "",
+                     o.local_drift ? "" : " --no-local-drift");
 }
 
 std::string load_average_text() {
@@ -181,7 +184,10 @@ Tensor sample_input(uint32_t seed) {
 Status build_model(const Options& o) {
   const Tensor input = sample_input(o.seed);
   const std::string fp32_path = o.dir + "/mobilenet_v2_fp32.onnx";
-  QD_RETURN_IF_ERROR(write_proto(bench::build_mobilenet_v2(o.seed, nullptr), fp32_path));
+  const auto build = [&](const bench::Calibration* cal) {
+    return o.depth > 0 ? bench::build_conv_chain(o.depth, o.seed, cal) : bench::build_mobilenet_v2(o.seed, cal);
+  };
+  QD_RETURN_IF_ERROR(write_proto(build(nullptr), fp32_path));
   QD_ASSIGN_OR_RETURN(Graph g, load_onnx(fp32_path));
   QD_ASSIGN_OR_RETURN(Executor ex, Executor::create(g, ref_kernel_table()));
   bench::Calibration cal;
@@ -194,7 +200,7 @@ Status build_model(const Options& o) {
   const std::vector<Tensor> inputs = {input};
   auto out = ex.run(inputs, [&](const Node&, size_t, const Value& v, const Tensor& t) { track(v.name, t); });
   if (!out) return out.status();
-  return write_proto(bench::build_mobilenet_v2(o.seed, &cal), o.dir + "/" + kModelFile);
+  return write_proto(build(&cal), o.dir + "/" + kModelFile);
 }
 
 // Everything a phase needs, created once (excluded from every measurement).
@@ -203,6 +209,7 @@ struct Setup {
   LoweredGraph low;
   std::optional<Executor> ref, int8, oracle;
   std::vector<Tensor> inputs;
+  bool local_drift = true;
 };
 
 Result<std::unique_ptr<Setup>> make_setup(const Options& o, bool with_oracle) {
@@ -219,6 +226,7 @@ Result<std::unique_ptr<Setup>> make_setup(const Options& o, bool with_oracle) {
     s->oracle = std::move(oracle);
   }
   s->inputs = {sample_input(o.seed)};
+  s->local_drift = o.local_drift;
   return s;
 }
 
@@ -233,6 +241,7 @@ Status run_executors(const Setup& s) {
 Status run_diff(const Setup& s, bool check, Report& report) {
   DriftOptions options;
   options.kernel_check = check ? &*s.oracle : nullptr;
+  options.local_drift = s.local_drift;
   return run_drift(*s.ref, s.inputs, *s.int8, s.inputs, options, report);
 }
 
@@ -287,7 +296,9 @@ struct Child {
 Result<Child> spawn_child(const char* argv0, const Options& o, const std::string& mode) {
   const std::string out_path = o.dir + "/" + mode + ".txt";
   std::vector<std::string> args = {self_exe(argv0), "--mode", mode, "--dir", o.dir, "--threads",
-                                   std::to_string(o.threads), "--seed", std::to_string(o.seed)};
+                                   std::to_string(o.threads), "--seed", std::to_string(o.seed),
+                                   "--depth", std::to_string(o.depth)};
+  if (!o.local_drift) args.push_back("--no-local-drift");
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -594,7 +605,8 @@ std::string row(const std::string& label, const Samples& s, double base_wall, do
 int bench_main(const Options& opts, const char* argv0) {
   Options o = opts;
   const auto start = Clock::now();
-  fmt::print("bench_diff: run_drift (qdrift diff) against its executors alone, MobileNetV2 QDQ 1x3x{}x{}\n",
+  fmt::print("bench_diff: run_drift (qdrift diff) against its executors alone, {} QDQ 1x3x{}x{}\n",
+             o.depth > 0 ? fmt::format("a chain of {} convolutions", o.depth) : std::string("MobileNetV2"),
              bench::kImageSize, bench::kImageSize);
   fmt::print("repro: {}\n", repro_line(argv0, o));
   fmt::print("threads: {} (omp_set_num_threads)   cores online: {}   load average before: {}\n", o.threads,
@@ -789,6 +801,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1024));
   app.add_option("--seed", o.seed, "seed of the weights and the input");
   app.add_flag("!--no-check", o.check, "skip the kernel check (the integer oracle) and its baseline");
+  app.add_option("--depth", o.depth,
+                 "0: MobileNetV2; N >= 2: a chain of N convolutions (56x56x32, depthwise and pointwise in turn), "
+                 "for memory against depth")
+      ->check(CLI::Range(0, 1000));
+  app.add_flag("!--no-local-drift", o.local_drift, "run_drift without local drift (DriftOptions::local_drift)");
   app.add_flag("--keep", o.keep, "keep the generated model in /tmp/qdrift_bench_diff_*");
   app.add_option("--mode", o.mode, "run one phase alone and print 'key value' lines (what the children run)")
       ->check(CLI::IsMember({"build", "executors", "oracle", "diff", "diff_check"}));

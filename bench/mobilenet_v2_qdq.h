@@ -303,7 +303,10 @@ class QdqGraphBuilder {
 
 class MobileNetV2Builder : public QdqGraphBuilder {
  public:
-  using QdqGraphBuilder::QdqGraphBuilder;
+  // chain_depth > 0: instead of MobileNetV2, a plain chain of that many convolutions (see
+  // build_conv_chain) for measuring how memory grows with depth.
+  MobileNetV2Builder(uint32_t seed, const Calibration* calibration, int64_t chain_depth = 0)
+      : QdqGraphBuilder(seed, calibration), chain_depth_(chain_depth) {}
 
   onnx::ModelProto build() {
     onnx::ModelProto model;
@@ -322,6 +325,7 @@ class MobileNetV2Builder : public QdqGraphBuilder {
     Act x = activation(kInputName);
     int64_t h = kImageSize;
     x = conv("stem", x, 3, 32, 3, 2, 1, ConvAct::relu6, h);
+    if (chain_depth_ > 0) return build_chain(model, x, h);
     int64_t cin = 32;
     static constexpr std::array<std::array<int64_t, 4>, 7> kBlocks = {{
         {1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}}};
@@ -351,6 +355,25 @@ class MobileNetV2Builder : public QdqGraphBuilder {
     return model;
   }
 
+ private:
+  // stem 3x3/2 (above), a 3x3/2 down to 56x56x32, then alternately depthwise 3x3 and
+  // pointwise 1x1 (32 channels, ReLU6) until chain_depth convolutions in all; head as above.
+  onnx::ModelProto build_chain(onnx::ModelProto& model, Act x, int64_t h) {
+    g_->set_name(cal_ ? "conv_chain_qdq" : "conv_chain_fp32");
+    x = conv("down", x, 32, 32, 3, 2, 1, ConvAct::relu6, h);
+    for (int64_t i = 2; i < chain_depth_; ++i) {
+      const bool dw = i % 2 == 0;
+      x = conv("layer" + std::to_string(i) + (dw ? "_dw" : "_pw"), x, 32, 32, dw ? 3 : 1, 1, dw ? 32 : 1,
+               ConvAct::relu6, h);
+    }
+    x = unary("GlobalAveragePool", "pool", x);
+    x = unary("Flatten", "flatten", x);
+    x = gemm("classifier", x, 32, kClasses);
+    add_io(g_->add_output(), x.name, {1, kClasses});
+    return model;
+  }
+
+  int64_t chain_depth_ = 0;
 };
 
 // One call: the float model (calibration == nullptr) or the QDQ model.
@@ -359,6 +382,12 @@ inline onnx::ModelProto build_mobilenet_v2(uint32_t seed, const Calibration* cal
   onnx::ModelProto m = b.build();
   if (info) *info = b.info();
   return m;
+}
+
+// A chain of `depth` convolutions (>= 2) on the same input, for memory against depth.
+inline onnx::ModelProto build_conv_chain(int64_t depth, uint32_t seed, const Calibration* calibration) {
+  MobileNetV2Builder b(seed, calibration, depth);
+  return b.build();
 }
 
 // The sample input: N(0, 1) per element, like a normalised image, from its own seed.

@@ -77,6 +77,9 @@ CLI::App* add_diff_command(CLI::App& app, DiffOptions& o) {
   diff->add_option("--rows", o.rows,
                    "Table rows on screen: the first divergence's neighbourhood and the worst pairs; 0 = every pair")
       ->capture_default_str();
+  diff->add_flag("--wide", o.wide,
+                 "Full tensor names in the table (by default long names are shortened, keeping the path segments "
+                 "that tell rows apart)");
   diff->add_option("--json", o.json_path, "Write the drift report to FILE (schema qdrift.report/1, docs/report.md)")
       ->type_name("FILE");
   diff->add_option("--save-tensors", o.save_tensors_dir,
@@ -348,6 +351,7 @@ Status diff_command(const DiffOptions& o) {
   if (!o.json_path.empty()) QD_RETURN_IF_ERROR(write_file_bytes(o.json_path, report_to_json(report)));
   ReportTextOptions text;
   text.max_rows = o.rows;
+  text.wide = o.wide;
   fmt::print("{}", format_report_text(report, text));
   if (!o.json_path.empty()) fmt::print("wrote the drift report to {}\n", o.json_path);
   if (!o.save_tensors_dir.empty())

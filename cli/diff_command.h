@@ -35,6 +35,7 @@ struct DiffOptions {
   bool kernel_check = true;              // --against int8: also run the oracle on the same int8 graph
   Thresholds thresholds;
   size_t rows = 40;                      // table rows on screen, 0 = all
+  bool wide = false;                     // full tensor names in the table
   std::string json_path;                 // the report (qdrift.report/1)
   std::string save_tensors_dir;          // every paired tensor of both sides as .npy ("" = none)
   std::string other_dump;                // a directory of tensors another framework dumped (the other side)

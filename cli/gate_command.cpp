@@ -7,6 +7,7 @@
 #include "core/tensor_io.h"
 #include "diff/budget.h"
 #include "diff/json_util.h"
+#include "diff/junit.h"
 #include "diff/report_json.h"
 
 namespace qdrift::cli {
@@ -30,11 +31,16 @@ CLI::App* add_gate_command(CLI::App& app, GateOptions& o) {
                    "Also write the verdict to FILE (schema qdrift.gate/1, docs/gate.md): pass, checks, and each "
                    "violation with its tensor, check, limit and actual value")
       ->type_name("FILE");
+  gate->add_option("--junit", o.junit_path,
+                   "Also write the verdict as JUnit XML for CI test reporters (GitLab, Jenkins, GitHub): one "
+                   "testcase per check, a failed one with its violation line (docs/ci.md)")
+      ->type_name("FILE.xml");
   gate->footer(
       "Examples:\n"
       "  qdrift diff model.onnx --input x.npy --json report.json\n"
       "  qdrift gate report.json --budget budget.json\n"
       "  qdrift gate report.json --budget budget.json --baseline main-report.json --json gate.json\n"
+      "  qdrift gate report.json --budget budget.json --junit gate.xml   # CI test report (docs/ci.md)\n"
       "A budget:\n"
       "  {\"schema\": \"qdrift.budget/1\",\n"
       "   \"global\": {\"min_sqnr_db\": 25, \"max_steps\": 2},\n"
@@ -102,6 +108,8 @@ Status gate_command(const GateOptions& o, int* exit) {
     fmt::print("note: the budget's \"baseline\" limits are not checked without --baseline\n");
 
   if (!o.json_path.empty()) QD_RETURN_IF_ERROR(write_file_bytes(o.json_path, gate_to_json(o, g)));
+  if (!o.junit_path.empty())
+    QD_RETURN_IF_ERROR(write_file_bytes(o.junit_path, gate_to_junit(g, fmt::format("qdrift gate {}", o.report))));
   *exit = g.pass ? kExitOk : kExitGateFailed;
   return Status::ok();
 }

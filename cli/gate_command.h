@@ -1,4 +1,4 @@
-// gate_command.h: `qdrift gate REPORT.json --budget BUDGET.json [--baseline BASE.json]`:
+// gate_command.h: `qdrift gate REPORT.json --budget BUDGET.json [--baseline BASE.json] [--junit FILE.xml]`:
 // checks a drift report (qdrift.report/1, from `qdrift diff --json`) against a budget
 // (qdrift.budget/1, docs/gate.md) and optionally against a baseline report, for CI.
 //
@@ -25,6 +25,7 @@ struct GateOptions {
   std::string budget;       // the limits (qdrift.budget/1)
   std::string baseline;     // an earlier report to compare with, "" for none
   std::string json_path;    // the verdict as JSON (schema qdrift.gate/1), "" for none
+  std::string junit_path;   // the verdict as JUnit XML (one testcase per check), "" for none
 };
 
 CLI::App* add_gate_command(CLI::App& app, GateOptions& options);

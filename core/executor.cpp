@@ -108,74 +108,94 @@ Status check_output(const Graph& g, const Node& n, const Value& v, const Tensor&
 }
 }  // namespace
 
-Result<std::vector<Tensor>> Executor::run(std::span<const Tensor> inputs, const Observer& observer) const {
+Result<ExecutorRun> Executor::start(std::span<const Tensor> inputs) const {
   const Graph& g = *graph_;
   if (inputs.size() != g.inputs.size())
     return invalid_input("the model takes {} input{}, {} given", g.inputs.size(), g.inputs.size() == 1 ? "" : "s",
                          inputs.size());
+  ExecutorRun r;
+  r.ex_ = this;
   // Live tensors by value id; initializers are read from the graph in place.
-  std::vector<Tensor> live(g.values.size());
-  std::vector<const Tensor*> slot(g.values.size(), nullptr);
-  // Row-major copies of channels-last live tensors, made on first need, freed with them.
-  std::vector<Tensor> row_major(g.values.size());
-  auto logical = [&](size_t idx) -> const Tensor* {
-    const Tensor* t = slot[idx];
-    if (!t || t->layout == Layout::row_major) return t;
-    if (row_major[idx].empty()) row_major[idx] = to_row_major(*t);
-    return &row_major[idx];
-  };
+  r.live_.resize(g.values.size());
+  r.slot_.assign(g.values.size(), nullptr);
+  r.row_major_.resize(g.values.size());
   for (size_t i = 0; i < g.values.size(); ++i)
-    if (g.values[i].initializer) slot[i] = &*g.values[i].initializer;
+    if (g.values[i].initializer) r.slot_[i] = &*g.values[i].initializer;
   for (size_t i = 0; i < inputs.size(); ++i) {
     QD_RETURN_IF_ERROR(check_input(g.value(g.inputs[i]), inputs[i]));
-    slot[static_cast<size_t>(g.inputs[i])] = &inputs[i];
+    r.slot_[static_cast<size_t>(g.inputs[i])] = &inputs[i];
   }
+  return r;
+}
 
-  std::vector<const Tensor*> in_ptrs;
-  std::vector<Tensor> outs;
-  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
-    const Node& node = g.nodes[ni];
-    Kernel& kernel = *kernels_[ni];
-    in_ptrs.clear();
-    for (size_t i = 0; i < node.inputs.size(); ++i) {
-      const ValueId in = node.inputs[i];
-      if (in == kNoValue) {
-        in_ptrs.push_back(nullptr);
-        continue;
-      }
-      const auto idx = static_cast<size_t>(in);
-      in_ptrs.push_back(kernel.reads_channels_last(i) ? slot[idx] : logical(idx));
+size_t ExecutorRun::kernels_count() const { return ex_->kernels_.size(); }
+
+// Row-major copies of channels-last live tensors, made on first need, freed with them.
+const Tensor* ExecutorRun::logical(size_t idx) {
+  const Tensor* t = slot_[idx];
+  if (!t || t->layout == Layout::row_major) return t;
+  if (row_major_[idx].empty()) row_major_[idx] = to_row_major(*t);
+  return &row_major_[idx];
+}
+
+Status ExecutorRun::step(const Observer& observer) {
+  QD_ASSERT(!done());
+  const Graph& g = *ex_->graph_;
+  const size_t ni = next_++;
+  const Node& node = g.nodes[ni];
+  Kernel& kernel = *ex_->kernels_[ni];
+  in_ptrs_.clear();
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const ValueId in = node.inputs[i];
+    if (in == kNoValue) {
+      in_ptrs_.push_back(nullptr);
+      continue;
     }
-    outs.assign(node.outputs.size(), Tensor{});
-    KernelContext ctx{g, node, options_, in_ptrs, outs};
-    Status s = kernel.run(ctx);
-    if (!s) return s.with_context(g.describe(node));
-    for (size_t o = 0; o < node.outputs.size(); ++o) {
-      const ValueId out = node.outputs[o];
-      if (out == kNoValue) continue;
-      const Value& v = g.value(out);
-      QD_RETURN_IF_ERROR(check_output(g, node, v, outs[o]));
-      live[static_cast<size_t>(out)] = std::move(outs[o]);
-      slot[static_cast<size_t>(out)] = &live[static_cast<size_t>(out)];
-      if (observer) observer(node, o, v, *logical(static_cast<size_t>(out)));
-    }
-    // Free what no later node reads (graph outputs have last_use INT32_MAX).
-    for (ValueId in : node.inputs) {
-      if (in == kNoValue) continue;
-      const auto idx = static_cast<size_t>(in);
-      if (last_use_[idx] == static_cast<int32_t>(ni) && !g.values[idx].initializer) {
-        live[idx] = Tensor{};
-        row_major[idx] = Tensor{};
-        if (g.values[idx].producer != kNoNode) slot[idx] = nullptr;
-      }
-    }
-    for (ValueId out : node.outputs)  // outputs nobody reads
-      if (out != kNoValue && last_use_[static_cast<size_t>(out)] == -1) {
-        live[static_cast<size_t>(out)] = Tensor{};
-        row_major[static_cast<size_t>(out)] = Tensor{};
-        slot[static_cast<size_t>(out)] = nullptr;
-      }
+    const auto idx = static_cast<size_t>(in);
+    in_ptrs_.push_back(kernel.reads_channels_last(i) ? slot_[idx] : logical(idx));
   }
+  outs_.assign(node.outputs.size(), Tensor{});
+  KernelContext ctx{g, node, ex_->options_, in_ptrs_, outs_};
+  Status s = kernel.run(ctx);
+  if (!s) {
+    next_ = kernels_count();  // no further step
+    return s.with_context(g.describe(node));
+  }
+  for (size_t o = 0; o < node.outputs.size(); ++o) {
+    const ValueId out = node.outputs[o];
+    if (out == kNoValue) continue;
+    const Value& v = g.value(out);
+    if (Status c = check_output(g, node, v, outs_[o]); !c) {
+      next_ = kernels_count();
+      return c;
+    }
+    live_[static_cast<size_t>(out)] = std::move(outs_[o]);
+    slot_[static_cast<size_t>(out)] = &live_[static_cast<size_t>(out)];
+    if (observer) observer(node, o, v, *logical(static_cast<size_t>(out)));
+  }
+  // Free what no later node reads (graph outputs have last_use INT32_MAX).
+  const std::vector<int32_t>& last_use = ex_->last_use_;
+  for (ValueId in : node.inputs) {
+    if (in == kNoValue) continue;
+    const auto idx = static_cast<size_t>(in);
+    if (last_use[idx] == static_cast<int32_t>(ni) && !g.values[idx].initializer) {
+      live_[idx] = Tensor{};
+      row_major_[idx] = Tensor{};
+      if (g.values[idx].producer != kNoNode) slot_[idx] = nullptr;
+    }
+  }
+  for (ValueId out : node.outputs)  // outputs nobody reads
+    if (out != kNoValue && last_use[static_cast<size_t>(out)] == -1) {
+      live_[static_cast<size_t>(out)] = Tensor{};
+      row_major_[static_cast<size_t>(out)] = Tensor{};
+      slot_[static_cast<size_t>(out)] = nullptr;
+    }
+  return Status::ok();
+}
+
+Result<std::vector<Tensor>> ExecutorRun::outputs() {
+  QD_ASSERT(done());
+  const Graph& g = *ex_->graph_;
   std::vector<Tensor> result;
   result.reserve(g.outputs.size());
   for (ValueId out : g.outputs) {
@@ -184,6 +204,43 @@ Result<std::vector<Tensor>> Executor::run(std::span<const Tensor> inputs, const 
     result.push_back(*t);  // a graph output may also be an input or initializer: copy
   }
   return result;
+}
+
+Result<std::vector<Tensor>> Executor::run(std::span<const Tensor> inputs, const Observer& observer) const {
+  QD_ASSIGN_OR_RETURN(ExecutorRun r, start(inputs));
+  while (!r.done()) QD_RETURN_IF_ERROR(r.step(observer));
+  return r.outputs();
+}
+
+Result<std::vector<Tensor>> Executor::run_node(size_t node_index, std::span<const Tensor* const> inputs) const {
+  const Graph& g = *graph_;
+  QD_ASSERT(node_index < kernels_.size());
+  const Node& node = g.nodes[node_index];
+  QD_ASSERT(inputs.size() == node.inputs.size());
+  Kernel& kernel = *kernels_[node_index];
+  // A kernel that reads channels-last gets it, as its producer hands it over in a run: its
+  // usual path (the oneDNN convolution would otherwise keep a staging buffer per node).
+  std::vector<Tensor> converted(inputs.size());
+  std::vector<const Tensor*> ptrs(inputs.begin(), inputs.end());
+  for (size_t i = 0; i < ptrs.size(); ++i) {
+    if (!ptrs[i]) continue;
+    QD_ASSERT(ptrs[i]->layout == Layout::row_major);
+    if (kernel.reads_channels_last(i) && ptrs[i]->rank() >= 3 && ptrs[i]->rank() <= 5 &&
+        !layouts_share_bytes(ptrs[i]->shape)) {
+      converted[i] = to_channels_last(*ptrs[i]);
+      ptrs[i] = &converted[i];
+    }
+  }
+  std::vector<Tensor> outs(node.outputs.size());
+  KernelContext ctx{g, node, options_, ptrs, outs};
+  Status s = kernel.run(ctx);
+  if (!s) return s.with_context(g.describe(node));
+  for (size_t o = 0; o < node.outputs.size(); ++o) {
+    if (node.outputs[o] == kNoValue) continue;
+    QD_RETURN_IF_ERROR(check_output(g, node, g.value(node.outputs[o]), outs[o]));
+    if (outs[o].layout != Layout::row_major) outs[o] = to_row_major(outs[o]);
+  }
+  return outs;
 }
 
 void keep_freed_memory_for_reuse() {

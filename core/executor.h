@@ -95,6 +95,40 @@ class FunctionKernel final : public Kernel {
 // Called for every tensor an executor produces, right after its node ran.
 using Observer = std::function<void(const Node& node, size_t output_index, const Value& value, const Tensor& tensor)>;
 
+class Executor;
+
+// One run of an Executor, node by node: what Executor::run does in a loop, for callers that
+// interleave two executors (diff/drift.cpp advances the reference and the int8 side in
+// lockstep, so that each keeps only what the other has not yet produced).
+//
+//   QD_ASSIGN_OR_RETURN(ExecutorRun r, ex.start(inputs));
+//   while (!r.done()) QD_RETURN_IF_ERROR(r.step(observer));   // graph.nodes[r.next_node()] runs
+//   QD_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, r.outputs());
+class ExecutorRun {
+ public:
+  bool done() const { return next_ >= kernels_count(); }
+  size_t next_node() const { return next_; }  // index into graph().nodes of the node step() runs
+  // Runs the next node, calls `observer` for each output it produces, frees what no later
+  // node reads. Errors: the kernel's, with the node named; the run cannot continue after one.
+  Status step(const Observer& observer = {});
+  // The graph outputs, in graph.outputs order (after done()).
+  Result<std::vector<Tensor>> outputs();
+
+ private:
+  friend class Executor;
+  ExecutorRun() = default;  // made by Executor::start
+  size_t kernels_count() const;
+  const Tensor* logical(size_t value);
+
+  const Executor* ex_ = nullptr;
+  size_t next_ = 0;
+  std::vector<Tensor> live_;              // produced tensors by value id
+  std::vector<const Tensor*> slot_;       // what each value reads: live, input or initializer
+  std::vector<Tensor> row_major_;         // row-major copies of channels-last live tensors
+  std::vector<const Tensor*> in_ptrs_;
+  std::vector<Tensor> outs_;
+};
+
 class Executor {
  public:
   // Creates every kernel; lists all nodes without a kernel in one error.
@@ -107,10 +141,22 @@ class Executor {
   // Returns the graph outputs in graph.outputs order.
   Result<std::vector<Tensor>> run(std::span<const Tensor> inputs, const Observer& observer = {}) const;
 
+  // The same, one node per ExecutorRun::step(). `inputs` must outlive the run.
+  Result<ExecutorRun> start(std::span<const Tensor> inputs) const;
+
+  // Runs node `node_index` alone on the given inputs (one per node input, nullptr for an
+  // omitted one; row-major; an initializer input may be given as graph().value(v).initializer),
+  // with the kernel the executor built for it. Returns its outputs, row-major; outputs
+  // are checked against the graph as in run(). A kernel that reads channels-last receives
+  // such inputs channels-last, as in a run. For re-running one op on inputs taken from
+  // elsewhere (diff/drift.cpp's local drift); the executor's own runs are not affected.
+  Result<std::vector<Tensor>> run_node(size_t node_index, std::span<const Tensor* const> inputs) const;
+
   const Graph& graph() const { return *graph_; }
   const KernelTable& table() const { return *table_; }
 
  private:
+  friend class ExecutorRun;
   Executor() = default;
   const Graph* graph_ = nullptr;  // not owned: must outlive the executor
   const KernelTable* table_ = nullptr;

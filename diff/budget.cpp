@@ -84,6 +84,7 @@ class Gate {
   void check(bool ok, const std::string& tensor, std::string_view check, double limit, double actual,
              std::string message) {
     ++r_->checks;
+    r_->evaluated.push_back({tensor, std::string(check), ok ? -1 : static_cast<int64_t>(r_->violations.size())});
     if (ok) return;
     r_->pass = false;
     r_->violations.push_back({tensor, std::string(check), limit, actual, std::move(message)});

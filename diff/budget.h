@@ -61,10 +61,18 @@ struct GateViolation {
   std::string message;  // one line for people
 };
 
+// One limit evaluated on one pair (or on the whole run): a JUnit testcase (diff/junit.h).
+struct GateCheck {
+  std::string tensor;      // reference tensor, "" for run-wide checks
+  std::string check;       // as in GateViolation
+  int64_t violation = -1;  // index into GateResult::violations, -1 when it passed
+};
+
 struct GateResult {
   bool pass = true;
   int64_t checks = 0;   // limits evaluated
   std::vector<GateViolation> violations;
+  std::vector<GateCheck> evaluated;  // every check in evaluation order (checks entries)
 };
 
 // `baseline` may be null. Pure function of its inputs.

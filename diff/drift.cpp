@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -168,6 +170,78 @@ std::optional<QuantParams> grid_of(const Graph& graph, ValueId v, const Tensor* 
 
 std::optional<QuantParams> tensor_grid(const Graph& graph, ValueId v, const Tensor* t) { return grid_of(graph, v, t, 0); }
 
+namespace {
+
+// Local drift: a node of the other graph re-run on the reference's tensors.
+class LocalRerun {
+ public:
+  LocalRerun(const Executor& other, std::span<const Tensor> other_inputs) : other_(other), inputs_(other_inputs) {}
+
+  // Input `x` of the other graph made from the reference tensor `ref` (row-major, on grid
+  // `ref_grid`): the same tensor when dtype and grid agree, else its real values in f32 or
+  // quantized with x's parameters. nullopt when x takes another shape or dtype.
+  std::optional<Tensor> input_from(ValueId x, const Tensor& ref, const std::optional<QuantParams>& ref_grid) const {
+    const Graph& g = other_.graph();
+    const Value& v = g.value(x);
+    if (v.has_shape) {
+      if (v.shape.size() != ref.shape.size()) return std::nullopt;
+      for (size_t i = 0; i < v.shape.size(); ++i)
+        if (v.shape[i] >= 0 && v.shape[i] != ref.shape[i]) return std::nullopt;
+    }
+    const std::optional<QuantParams> grid = tensor_grid(g, x, nullptr);
+    const DType type = v.dtype == DType::undefined ? ref.dtype : v.dtype;
+    if (ref.dtype == type && grid == ref_grid) {
+      Tensor t = ref;
+      if (grid && type != DType::f32) t.quant = grid;
+      return t;
+    }
+    const QuantParams* rq = ref_grid ? &*ref_grid : nullptr;
+    if (type == DType::f32) return real_values(ref, rq);
+    if ((type != DType::u8 && type != DType::s8) || !grid || grid->zero_point_type != type ||
+        !quant_params_fit(ref.shape, *grid))
+      return std::nullopt;
+    Tensor q = quantize_tensor(real_values(ref, rq), *grid, quant_grid(type, QuantRange::full), Rounding::half_even);
+    q.quant = grid;
+    return q;
+  }
+
+  // Runs node `ni` of the other graph with `input(i)` for each produced input; nullopt when
+  // an input is missing or the kernel refuses it (local drift is then absent).
+  template <typename InputFn>
+  std::optional<std::vector<Tensor>> run(size_t ni, InputFn&& input) const {
+    const Graph& g = other_.graph();
+    const Node& n = g.nodes[ni];
+    std::vector<Tensor> owned(n.inputs.size());
+    std::vector<const Tensor*> ptrs(n.inputs.size(), nullptr);
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const ValueId x = n.inputs[i];
+      if (x == kNoValue) continue;
+      const Value& v = g.value(x);
+      if (v.initializer) {
+        ptrs[i] = &*v.initializer;
+      } else if (v.producer == kNoNode) {
+        const auto it = std::find(g.inputs.begin(), g.inputs.end(), x);
+        if (it == g.inputs.end() || static_cast<size_t>(it - g.inputs.begin()) >= inputs_.size()) return std::nullopt;
+        ptrs[i] = &inputs_[static_cast<size_t>(it - g.inputs.begin())];
+      } else {
+        std::optional<Tensor> t = input(x);
+        if (!t) return std::nullopt;
+        owned[i] = std::move(*t);
+        ptrs[i] = &owned[i];
+      }
+    }
+    auto out = other_.run_node(ni, ptrs);
+    if (!out) return std::nullopt;
+    return std::move(*out);
+  }
+
+ private:
+  const Executor& other_;
+  std::span<const Tensor> inputs_;
+};
+
+}  // namespace
+
 Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const Executor& other,
                  std::span<const Tensor> other_inputs, const DriftOptions& options, Report& report) {
   return run_drift(ref, ref_inputs, ExecutorSource(other, other_inputs), options, report);
@@ -192,7 +266,6 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
     made = std::move(mapping);
   }
   const Mapping& mapping = *made;
-  double measure_ms = ms_between(t_map, Clock::now());
 
   // Which pairs each tensor takes part in.
   std::vector<std::vector<size_t>> pairs_of_ref(ga.values.size()), pairs_of_other(gb.values.size());
@@ -203,45 +276,84 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
   std::vector<bool> is_output(ga.values.size(), false);
   for (ValueId v : ga.outputs) is_output[static_cast<size_t>(v)] = true;
 
+  // Local drift re-runs every other node with a paired output on the reference partners of
+  // its produced inputs (an executor's only: a dump has no ops to re-run). `partner` is that
+  // reference tensor (the first pair's, in the reference's own layout), and each reference
+  // tensor is kept until its pairs are measured and those re-runs are done.
+  const Executor* other_executor = other.executor();
+  const bool local_drift = options.local_drift && other_executor != nullptr;
+  std::vector<ValueId> partner(gb.values.size(), kNoValue);
+  for (const TensorPair& p : mapping.pairs)
+    if (partner[static_cast<size_t>(p.other)] == kNoValue && p.layout.kind == LayoutKind::same)
+      partner[static_cast<size_t>(p.other)] = p.ref;
+  std::vector<size_t> uses(ga.values.size(), 0);  // pairs + re-runs that read each reference tensor
+  for (size_t v = 0; v < ga.values.size(); ++v) uses[v] = pairs_of_ref[v].size();
+  std::vector<std::vector<ValueId>> rerun_reads(gb.nodes.size());  // distinct reference tensors a re-run reads
+  if (local_drift)
+    for (size_t ni = 0; ni < gb.nodes.size(); ++ni) {
+      const Node& n = gb.nodes[ni];
+      bool reruns = false;
+      for (ValueId o : n.outputs) reruns = reruns || (o != kNoValue && !pairs_of_other[static_cast<size_t>(o)].empty());
+      if (!reruns) continue;
+      for (ValueId x : n.inputs) {
+        if (x == kNoValue || gb.value(x).producer == kNoNode) continue;
+        const ValueId a = partner[static_cast<size_t>(x)];
+        if (a == kNoValue || std::find(rerun_reads[ni].begin(), rerun_reads[ni].end(), a) != rerun_reads[ni].end())
+          continue;
+        rerun_reads[ni].push_back(a);
+        ++uses[static_cast<size_t>(a)];
+      }
+    }
+  double measure_ms = ms_between(t_map, Clock::now());
+
   struct Kept {
-    Tensor real;                      // f32 real values
-    std::optional<QuantParams> grid;  // steps are measured in this grid
+    Tensor native;                    // as the reference produced it: codes for quantized tensors
+    std::optional<QuantParams> grid;  // its grid; steps are measured in it
     SideRecord side;
-    size_t pending = 0;               // pairs not measured yet
+    size_t pending = 0;               // pairs not measured + re-runs not done
   };
   std::vector<std::optional<Kept>> kept(ga.values.size());
+  std::vector<bool> produced(ga.values.size(), false);
+  const auto release = [&](ValueId a) {
+    std::optional<Kept>& k = kept[static_cast<size_t>(a)];
+    QD_ASSERT(k.has_value());  // kept from its production until its last use
+    if (--k->pending == 0) k.reset();
+  };
 
-  const Clock::time_point t_ref = Clock::now();
-  auto ref_run = ref.run(ref_inputs, [&](const Node& node, size_t index, const Value&, const Tensor& t) {
+  const Observer ref_observer = [&](const Node& node, size_t index, const Value&, const Tensor& t) {
     const ValueId v = node.outputs[index];
-    if (pairs_of_ref[static_cast<size_t>(v)].empty()) return;
-    if (options.on_paired_tensor) options.on_paired_tensor(true, node, index, ga.value(v), t);  // not measure time
+    produced[static_cast<size_t>(v)] = true;
+    if (uses[static_cast<size_t>(v)] == 0) return;
+    if (options.on_paired_tensor && !pairs_of_ref[static_cast<size_t>(v)].empty())
+      options.on_paired_tensor(true, node, index, ga.value(v), t);  // not measure time
     const Clock::time_point t0 = Clock::now();
     Kept k;
     k.grid = tensor_grid(ga, v, &t);
-    const QuantParams* q = k.grid ? &*k.grid : nullptr;
-    k.side = side_record(ga, node, v, t, q, options.describe_sides);
-    k.real = real_values(t, q);
-    k.pending = pairs_of_ref[static_cast<size_t>(v)].size();
+    k.side = side_record(ga, node, v, t, k.grid ? &*k.grid : nullptr, options.describe_sides);
+    k.native = t;
+    k.pending = uses[static_cast<size_t>(v)];
     kept[static_cast<size_t>(v)] = std::move(k);
     measure_ms += ms_between(t0, Clock::now());
-  });
-  if (!ref_run) return ref_run.status();
-  report.timings.ref_ms = ms_between(t_ref, Clock::now());
-  if (options.ref_outputs) *options.ref_outputs = std::move(*ref_run);
+  };
 
-  // The kernel check runs the other side's graph: keep its paired tensors by value id.
+  // The kernel check runs the other side's graph in step with it: it holds one node's
+  // paired outputs at a time.
   std::vector<std::optional<Tensor>> check(gb.values.size());
-  if (options.kernel_check) {
-    QD_ASSERT(&options.kernel_check->graph() == &gb);  // the same graph, another kernel table
-    QD_ASSERT(other.executor() != nullptr);
-    auto check_run = options.kernel_check->run(other.inputs(), [&](const Node& node, size_t index, const Value&, const Tensor& t) {
-      const ValueId o = node.outputs[index];
-      if (!pairs_of_other[static_cast<size_t>(o)].empty()) check[static_cast<size_t>(o)] = t;
-    });
-    if (!check_run) return check_run.status();
-  }
-  const Clock::time_point t_other = Clock::now();
+  const Observer check_observer = [&](const Node& node, size_t index, const Value&, const Tensor& t) {
+    const ValueId o = node.outputs[index];
+    if (!pairs_of_other[static_cast<size_t>(o)].empty()) check[static_cast<size_t>(o)] = t;
+  };
+
+  std::optional<LocalRerun> local;
+  if (local_drift) local.emplace(*other_executor, other.inputs());
+  const auto reference_input = [&](ValueId x) -> std::optional<Tensor> {
+    const ValueId a = partner[static_cast<size_t>(x)];
+    if (a == kNoValue || !kept[static_cast<size_t>(a)]) return std::nullopt;
+    const Kept& k = *kept[static_cast<size_t>(a)];
+    return local->input_from(x, k.native, k.grid);
+  };
+  int64_t local_node = -1;                        // the node whose re-run is in local_outputs
+  std::optional<std::vector<Tensor>> local_outputs;
 
   std::vector<PairRecord> records(mapping.pairs.size());
   std::vector<bool> measured(mapping.pairs.size(), false);
@@ -252,7 +364,7 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
     options.other_outputs->assign(gb.outputs.size(), Tensor{});
     for (size_t k = 0; k < gb.outputs.size(); ++k) other_output_index[static_cast<size_t>(gb.outputs[k])] = static_cast<int>(k);
   }
-  const Status other_run = other.run([&](const Node& node, size_t index, const Value&, const Tensor& t) {
+  const Observer other_observer = [&](const Node& node, size_t index, const Value&, const Tensor& t) {
     const ValueId o = node.outputs[index];
     if (options.other_outputs && other_output_index[static_cast<size_t>(o)] >= 0)
       (*options.other_outputs)[static_cast<size_t>(other_output_index[static_cast<size_t>(o)])] = t;
@@ -263,16 +375,28 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
     const std::optional<QuantParams> grid = tensor_grid(gb, o, &t);
     const QuantParams* q = grid ? &*grid : nullptr;
     const SideRecord side = side_record(gb, node, o, t, q, options.describe_sides);
-    const Tensor real = real_values(t, q);
     KernelCheck kc;
     if (std::optional<Tensor>& c = check[static_cast<size_t>(o)]) {
-      kc = compare_kernels(real, real_values(*c, q), q);
+      kc = compare_kernels(real_values(t, q), real_values(*c, q), q);
       c.reset();
     }
+    const auto ni = static_cast<int64_t>(&node - gb.nodes.data());
+    if (local && local_node != ni) {
+      local_node = ni;
+      local_outputs = local->run(static_cast<size_t>(ni), reference_input);
+    }
+    const Tensor* local_out = nullptr;
+    std::optional<QuantParams> local_grid;
+    if (local_outputs && index < local_outputs->size() && !(*local_outputs)[index].empty()) {
+      local_out = &(*local_outputs)[index];
+      local_grid = tensor_grid(gb, o, local_out);
+    }
+    // Measured on the tensors as produced (codes stay codes, no f32 copy), unless the other
+    // side holds another layout (NHWC, NCHWc): then its real values in the reference's order.
     for (size_t i : mine) {
       const TensorPair& p = mapping.pairs[i];
       std::optional<Kept>& k = kept[static_cast<size_t>(p.ref)];
-      QD_ASSERT(k.has_value());  // the reference ran first and kept every paired tensor
+      QD_ASSERT(k.has_value());  // the reference produced it before the other side got here
       PairRecord& r = records[i];
       r.method = p.method;
       r.match_detail = p.detail;
@@ -285,28 +409,89 @@ Status run_drift(const Executor& ref, std::span<const Tensor> ref_inputs, const 
       r.kernel_max_steps = kc.max_steps;
       r.confidence = p.confidence;
       r.other_layout = layout_name(p.layout);
-      // Another framework's layout (NHWC, NCHWc): its elements in the reference's order first.
       std::optional<Tensor> reordered;
-      if (p.layout.kind != LayoutKind::same) reordered = to_ref_order(real, k->side.shape, p.layout);
-      const Tensor& in_ref_order = reordered ? *reordered : real;
-      if (k->real.numel() == in_ref_order.numel()) {
-        const QuantParams* step_grid = p.steps_in_other_grid && q ? q : k->grid ? &*k->grid : nullptr;
-        r.drift = measure_drift(k->real, in_ref_order, step_grid);
+      if (p.layout.kind != LayoutKind::same) reordered = to_ref_order(real_values(t, q), k->side.shape, p.layout);
+      const Tensor& measured_other = reordered ? *reordered : t;
+      const QuantParams* other_grid = reordered ? nullptr : q;  // reordered: real values already
+      const QuantParams* ref_grid = k->grid ? &*k->grid : nullptr;
+      if (k->native.numel() == measured_other.numel()) {
+        const QuantParams* step_grid = p.steps_in_other_grid && q ? q : ref_grid;
+        r.drift = measure_drift_real(k->native, ref_grid, measured_other, other_grid, step_grid);
         r.divergent = is_divergent(r.drift, options.thresholds);
-        r.channel_max_abs = channel_max_abs(k->real, in_ref_order);
+        r.channel_max_abs = channel_max_abs(real_values(k->native, ref_grid), real_values(measured_other, other_grid));
         measured[i] = true;
+        if (local_out && !reordered && local_out->numel() == t.numel()) {
+          r.has_local_drift = true;
+          r.local_drift = measure_drift_real(k->native, ref_grid, *local_out, local_grid ? &*local_grid : nullptr,
+                                             step_grid);
+          r.local_divergent = is_divergent(r.local_drift, options.thresholds);
+        }
         if (r.graph_output) {
-          const auto [agree, rows] = top1_rows(k->real, in_ref_order, k->side.shape);
+          const auto [agree, rows] = top1_rows(real_values(k->native, ref_grid),
+                                               real_values(measured_other, other_grid), k->side.shape);
           top1_agree += agree;
           top1_rows_total += rows;
         }
       }
-      if (--k->pending == 0) k.reset();  // every pair of this reference tensor is measured
+      release(p.ref);
     }
     measure_ms += ms_between(t0, Clock::now());
-  });
-  if (!other_run) return other_run;
-  report.timings.other_ms = ms_between(t_other, Clock::now()) ;
+  };
+
+  double ref_ms = 0, other_ms = 0;
+  QD_ASSIGN_OR_RETURN(ExecutorRun ref_run, ref.start(ref_inputs));
+  const auto step_ref = [&]() -> Status {
+    const Clock::time_point t0 = Clock::now();
+    Status s = ref_run.step(ref_observer);
+    ref_ms += ms_between(t0, Clock::now());
+    return s;
+  };
+  if (other_executor) {
+    // Lockstep: the other side runs a node once the reference has produced the partners of
+    // its paired outputs and of the inputs its re-run reads; until then the reference steps.
+    // Each side thus keeps only what the other has not reached yet.
+    QD_ASSIGN_OR_RETURN(ExecutorRun other_run, other_executor->start(other.inputs()));
+    std::optional<ExecutorRun> check_run;
+    if (options.kernel_check) {
+      QD_ASSERT(&options.kernel_check->graph() == &gb);  // the same graph, another kernel table
+      QD_ASSIGN_OR_RETURN(check_run, options.kernel_check->start(other.inputs()));
+    }
+    const auto ready = [&](size_t ni) {
+      const Node& n = gb.nodes[ni];
+      for (ValueId o : n.outputs)
+        if (o != kNoValue)
+          for (size_t i : pairs_of_other[static_cast<size_t>(o)])
+            if (!produced[static_cast<size_t>(mapping.pairs[i].ref)]) return false;
+      for (ValueId a : rerun_reads[ni])
+        if (!produced[static_cast<size_t>(a)]) return false;
+      return true;
+    };
+    while (!other_run.done()) {
+      const size_t ni = other_run.next_node();
+      if (!ref_run.done() && !ready(ni)) {
+        QD_RETURN_IF_ERROR(step_ref());
+        continue;
+      }
+      if (check_run) QD_RETURN_IF_ERROR(check_run->step(check_observer));
+      const Clock::time_point t0 = Clock::now();
+      QD_RETURN_IF_ERROR(other_run.step(other_observer));
+      for (ValueId a : rerun_reads[ni]) release(a);
+      other_ms += ms_between(t0, Clock::now());
+    }
+    while (!ref_run.done()) QD_RETURN_IF_ERROR(step_ref());
+  } else {
+    // A dump: the reference runs first, keeping its paired tensors as produced.
+    QD_ASSERT(options.kernel_check == nullptr);  // the kernel check runs an executor's graph
+    while (!ref_run.done()) QD_RETURN_IF_ERROR(step_ref());
+    const Clock::time_point t0 = Clock::now();
+    QD_RETURN_IF_ERROR(other.run(other_observer));
+    other_ms = ms_between(t0, Clock::now());
+  }
+  if (options.ref_outputs) {
+    QD_ASSIGN_OR_RETURN(*options.ref_outputs, ref_run.outputs());
+  }
+  report.timings.ref_ms = ref_ms;
+  report.timings.other_ms = other_ms;
 
   // Pairs whose element counts turned out to differ at run time are not pairs after all.
   report.pairs.clear();

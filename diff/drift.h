@@ -7,8 +7,13 @@
 //   fmt::print("{}", format_report_text(report));      // pairs, first divergence, unmatched
 //
 // Executors know nothing of this file: it subscribes to their observers (core/executor.h).
-// The reference runs first; the real values of its paired tensors are kept until every
-// pair they belong to has been measured, then freed.
+// Both sides run in lockstep (ExecutorRun::step): the other side runs a node as soon as the
+// reference has produced the partners it needs, so a paired reference tensor is kept (as
+// produced: codes for quantized tensors) only until its partners are measured. A dump
+// (a TensorSource without an executor) is read after the reference has run.
+// Local drift: each other-side node with a paired output is also re-run alone
+// (Executor::run_node) on the reference partners of its inputs, quantized with the other
+// side's input parameters, and measured against the reference like the pair itself.
 #pragma once
 
 #include <functional>
@@ -49,6 +54,9 @@ struct DriftOptions {
   // by value and execution order only (a dump without its graph).
   bool map_by_value = true;
   bool use_structure = true;
+  // Re-run each other-side node with a paired output on the reference's tensors and
+  // measure it (PairRecord::local_drift): the error a layer adds, apart from what it inherits.
+  bool local_drift = true;
 };
 
 // Fills report.pairs, unmatched, first_divergence, top1_agreement, thresholds and the

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "core/quant_math.h"
 #include "diff/tensor_stats.h"
@@ -121,6 +122,7 @@ bool fast_steps_scale(double scale) { return scale > 0 && std::isfinite(scale); 
 // bin thresholds: ge[k - 1] gains the errors of at least k steps, and *run_max the largest
 // error of the run (its steps are computed once per channel by the caller: the steps are
 // monotone in the error). The running values are plain locals so they stay in registers.
+// a and b point at element i (the first of the run): runs may be read block by block.
 template <bool kSteps>
 void measure_run(const float* a, const float* b, int64_t i, const int64_t end, const StepThresholds* thresholds,
                  DriftSums* sums, int64_t* ge, double* run_max) {
@@ -142,8 +144,8 @@ void measure_run(const float* a, const float* b, int64_t i, const int64_t end, c
     for (int k = 0; k < 4; ++k) at_least[k] = Double2{thresholds->at_least[2 * k], thresholds->at_least[2 * k + 1]};
   }
   for (; i < end; ++i) {
-    const float x = a[i];
-    const float y = b[i];
+    const float x = a[i - begin];
+    const float y = b[i - begin];
     const bool fx = std::isfinite(x);
     const bool fy = std::isfinite(y);
     if (fx && x > ref_max) { ref_max = x; ref_argmax = i; }
@@ -186,14 +188,82 @@ void measure_run(const float* a, const float* b, int64_t i, const int64_t end, c
 // load, core/qdq_params.cpp; kept exact anyway): the steps per element, as before.
 void measure_run_any_scale(const float* a, const float* b, int64_t i, const int64_t end, double scale, DriftSums* s,
                            DriftMeasures* d) {
-  for (; i < end; ++i) {
+  for (const int64_t begin = i; i < end; ++i) {
     const int64_t count_before = s->count;
-    measure_run<false>(a, b, i, i + 1, nullptr, s, nullptr, nullptr);
+    const float* x = a + (i - begin);
+    const float* y = b + (i - begin);
+    measure_run<false>(x, y, i, i + 1, nullptr, s, nullptr, nullptr);
     if (s->count == count_before) continue;
-    const double err = std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
+    const double err = std::fabs(static_cast<double>(*x) - static_cast<double>(*y));
     double r = 0;
     d->max_abs_steps = std::max(d->max_abs_steps, snapped_steps(err, scale, &r));
     ++d->steps_histogram[static_cast<size_t>(steps_bin(r))];
+  }
+}
+
+// One side of a measure read block by block as real values, so that no whole f32 copy of
+// a tensor is made: f32 as it is (no copy), codes dequantized exactly as real_values does.
+class RealBlocks {
+ public:
+  RealBlocks(const Tensor& t, const QuantParams* q) : t_(t), q_(q && is_code_type(t.dtype) ? q : nullptr) {
+    QD_ASSERT(t.layout == Layout::row_major);
+    if (q_) {
+      QD_ASSERT(quant_params_fit(t.shape, *q_));
+      ix_ = quant_axis_index(t.shape, *q_);
+    }
+  }
+
+  // Elements [begin, end) (at most kMeasureBlock of them).
+  const float* get(int64_t begin, int64_t end) {
+    if (t_.dtype == DType::f32) return t_.data<float>() + begin;
+    buf_.resize(static_cast<size_t>(end - begin));
+    float* y = buf_.data();  // y[i - begin] holds element i
+    dispatch_dtype(t_.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      const T* x = t_.data<T>();
+      if constexpr (std::is_same_v<T, uint8_t> || std::is_same_v<T, int8_t> || std::is_same_v<T, int32_t>) {
+        if (q_) {
+          for (int64_t i = begin; i < end;) {  // runs of one parameter, as dequantize_tensor_into
+            const size_t c = ix_.of(i);
+            const int64_t run_end = ix_.count == 1 ? end : std::min(end, (i / ix_.inner + 1) * ix_.inner);
+            const float sc = q_->scale[c];
+            const int32_t zp = q_->zero_point[c];
+            for (; i < run_end; ++i) y[i - begin] = dequantize_value(static_cast<int32_t>(x[i]), sc, zp);
+          }
+          return;
+        }
+      }
+      for (int64_t i = begin; i < end; ++i) y[i - begin] = static_cast<float>(x[i]);  // bool: 0 or 1
+    });
+    return buf_.data();
+  }
+
+ private:
+  const Tensor& t_;
+  const QuantParams* q_;
+  QuantAxisIndex ix_;
+  std::vector<float> buf_;
+};
+
+constexpr int64_t kMeasureBlock = 16384;
+
+// measure_run over [i, end) in blocks of kMeasureBlock: the same sums as one call (every
+// running value is carried in order through DriftSums; the largest error merges with a
+// strict >, keeping the first index as one pass would).
+template <bool kSteps>
+void measure_blocks(RealBlocks& a, RealBlocks& b, int64_t i, const int64_t end, const StepThresholds* thresholds,
+                    DriftSums* sums, int64_t* ge, double* run_max) {
+  for (; i < end; i += kMeasureBlock) {
+    const int64_t e = std::min(end, i + kMeasureBlock);
+    measure_run<kSteps>(a.get(i, e), b.get(i, e), i, e, thresholds, sums, ge, run_max);
+  }
+}
+
+void measure_blocks_any_scale(RealBlocks& a, RealBlocks& b, int64_t i, const int64_t end, double scale,
+                              DriftSums* s, DriftMeasures* d) {
+  for (; i < end; i += kMeasureBlock) {
+    const int64_t e = std::min(end, i + kMeasureBlock);
+    measure_run_any_scale(a.get(i, e), b.get(i, e), i, e, scale, s, d);
   }
 }
 
@@ -245,6 +315,11 @@ Tensor real_values(const Tensor& t, const QuantParams* q) {
 
 DriftMeasures measure_drift(const Tensor& ref, const Tensor& other, const QuantParams* ref_q) {
   QD_ASSERT(ref.dtype == DType::f32 && other.dtype == DType::f32);
+  return measure_drift_real(ref, nullptr, other, nullptr, ref_q);
+}
+
+DriftMeasures measure_drift_real(const Tensor& ref, const QuantParams* ref_grid, const Tensor& other,
+                                 const QuantParams* other_grid, const QuantParams* ref_q) {
   QD_ASSERT(ref.layout == Layout::row_major && other.layout == Layout::row_major);
   QD_ASSERT(ref.numel() == other.numel());
   DriftMeasures d;
@@ -255,11 +330,10 @@ DriftMeasures measure_drift(const Tensor& ref, const Tensor& other, const QuantP
   const int64_t n = ref.numel();
   if (n == 0) return d;
 
-  const float* a = ref.data<float>();
-  const float* b = other.data<float>();
+  RealBlocks a(ref, ref_grid), b(other, other_grid);
   DriftSums s;
   if (!ref_q) {
-    measure_run<false>(a, b, 0, n, nullptr, &s, nullptr, nullptr);
+    measure_blocks<false>(a, b, 0, n, nullptr, &s, nullptr, nullptr);
   } else {
     // Runs of elements sharing one scale (one run of n when per tensor), so the channel of an
     // element is never computed by a division. Per channel: its bin thresholds and its
@@ -281,10 +355,10 @@ DriftMeasures measure_drift(const Tensor& ref, const Tensor& other, const QuantP
         const double scale = ref_q->scale[c];
         if (fast_steps_scale(scale)) {
           const int64_t before = s.count;
-          measure_run<true>(a, b, i, i + ix.inner, &thresholds[c], &s, ge, &channel_max[c]);
+          measure_blocks<true>(a, b, i, i + ix.inner, &thresholds[c], &s, ge, &channel_max[c]);
           fast += s.count - before;
         } else {
-          measure_run_any_scale(a, b, i, i + ix.inner, scale, &s, &d);
+          measure_blocks_any_scale(a, b, i, i + ix.inner, scale, &s, &d);
         }
       }
     }

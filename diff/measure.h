@@ -29,6 +29,13 @@ Tensor real_values(const Tensor& t, const QuantParams* q);
 // steps (per element's channel when per-axis).
 DriftMeasures measure_drift(const Tensor& ref, const Tensor& other, const QuantParams* ref_q);
 
+// The same on tensors as produced: each side is read as real_values(t, grid) would give it
+// (f32 as is; codes dequantized with `grid`), block by block, without a whole f32 copy.
+// measure_drift_real(a, qa, b, qb, q) == measure_drift(real_values(a, qa), real_values(b, qb), q)
+// in every field, bit for bit.
+DriftMeasures measure_drift_real(const Tensor& ref, const QuantParams* ref_grid, const Tensor& other,
+                                 const QuantParams* other_grid, const QuantParams* ref_q);
+
 // Over the thresholds: more than max_steps steps (pairs with steps) or SQNR below
 // min_sqnr_db (pairs without), or any non-finite mismatch.
 bool is_divergent(const DriftMeasures& d, const Thresholds& t);

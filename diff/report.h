@@ -108,6 +108,14 @@ struct PairRecord {
   // "" the same order, "nhwc" channels last, "nchwc<B>" channel blocks of B (docs/mapping.md).
   // The other side is measured after moving its elements into the reference's order.
   std::string other_layout;
+  // Local drift: the other side's op re-run on the reference's inputs (each quantized with
+  // the other side's input parameters) and measured against the reference as `drift` is:
+  // the error this layer adds, apart from the error it inherits. Absent (has_local_drift
+  // false) where the op cannot be re-run: an input without a reference partner, of another
+  // shape, or not on an int8 grid the reference can be quantized to.
+  bool has_local_drift = false;
+  DriftMeasures local_drift;
+  bool local_divergent = false;    // local_drift over the report's thresholds
 };
 
 // A tensor of one side with no partner; listed, never dropped.

@@ -319,6 +319,12 @@ Status read_pair(const JsonField& f, PairRecord* p) {
   p->confidence = confidence.value_or(1.0);
   QD_ASSIGN_OR_RETURN(std::optional<std::string> layout, f["other_layout"].optional_string());
   p->other_layout = layout.value_or("");
+  // Local drift is optional: absent where it cannot be computed, and in older reports.
+  if (f.has("local_drift") && !f["local_drift"].is_null()) {
+    p->has_local_drift = true;
+    QD_RETURN_IF_ERROR(read_drift(f["local_drift"], &p->local_drift));
+    QD_ASSIGN_OR_RETURN(p->local_divergent, f["local_divergent"].boolean());
+  }
   return Status::ok();
 }
 
@@ -448,6 +454,10 @@ ordered_json report_to_json_value(const Report& r) {
     e["channel_max_abs"] = std::move(channels);
     e["confidence"] = json_number(p.confidence);
     if (!p.other_layout.empty()) e["other_layout"] = p.other_layout;
+    if (p.has_local_drift) {
+      e["local_drift"] = drift_json(p.local_drift);
+      e["local_divergent"] = p.local_divergent;
+    }
     pairs.push_back(std::move(e));
   }
   j["pairs"] = std::move(pairs);

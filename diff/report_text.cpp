@@ -3,15 +3,19 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <map>
 #include <limits>
 #include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace qdrift {
 
 namespace {
+
+constexpr size_t kMaxNameWidth = 40;  // longer tensor names are shortened (shorten_names)
 
 // "rule", or for structure and value pairs the confidence too ("value 0.93"), and the other
 // side's layout when it is not the reference's ("structure 0.88 nhwc").
@@ -22,8 +26,6 @@ std::string method_cell(const PairRecord& p) {
   return cell;
 }
 
-
-constexpr size_t kMaxNameWidth = 32;  // longer tensor names are cut in the middle
 constexpr size_t kMaxUnmatchedListed = 10;
 constexpr int64_t kNeighbours = 2;    // rows shown either side of the first divergence
 
@@ -54,6 +56,104 @@ std::string cut_middle(std::string_view s, size_t max_width) {
   return p.substr(0, starts[head]) + "..." + (tail == 0 ? "" : p.substr(starts[starts.size() - tail]));
 }
 
+std::vector<std::string> split_path(std::string_view s) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i)
+    if (i == s.size() || s[i] == '/') {
+      parts.emplace_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  return parts;
+}
+
+enum class Segment : uint8_t { keep, implied, elided };  // implied: by the next segment; elided: shown as "..."
+
+std::string join_path(const std::vector<std::string>& parts, const std::vector<Segment>& state) {
+  std::vector<std::string_view> shown;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (state[i] == Segment::keep)
+      shown.push_back(parts[i]);
+    else if (state[i] == Segment::elided && (shown.empty() || shown.back() != "..."))
+      shown.push_back("...");
+  }
+  return fmt::format("{}", fmt::join(shown, "/"));
+}
+
+// The longest suffix of every name's last segment that starts at a '_' or '.' (exporters'
+// "_output_0"): the same in every row, it tells no two rows apart.
+std::string common_tail(const std::vector<std::vector<std::string>>& paths) {
+  if (paths.size() < 2) return "";
+  std::string tail = paths[0].back();
+  for (const auto& p : paths) {
+    const std::string& last = p.back();
+    size_t n = 0;
+    while (n < tail.size() && n < last.size() && tail[tail.size() - 1 - n] == last[last.size() - 1 - n]) ++n;
+    tail = tail.substr(tail.size() - n);
+  }
+  // Cut at a separator, and never the whole of any last segment.
+  size_t cut = tail.find_first_of("_.");
+  tail = cut == std::string::npos ? "" : tail.substr(cut);
+  for (const auto& p : paths)
+    if (p.back().size() <= tail.size()) return "";
+  return tail;
+}
+
+}  // namespace
+
+std::vector<std::string> shorten_names(const std::vector<std::string>& names, size_t max_width) {
+  std::vector<std::vector<std::string>> paths;
+  for (const std::string& n : names) paths.push_back(split_path(printable(n)));
+  // In how many names each segment occurs: a segment all rows share tells none apart.
+  std::map<std::string, size_t, std::less<>> frequency;
+  for (const auto& p : paths) {
+    std::vector<std::string> seen(p.begin(), p.end() - 1);
+    std::sort(seen.begin(), seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+    for (const std::string& s : seen) ++frequency[s];
+  }
+  const std::string tail = common_tail(paths);
+  std::vector<std::string> out;
+  for (size_t k = 0; k < names.size(); ++k) {
+    std::vector<std::string> parts = paths[k];
+    std::string whole = printable(names[k]);
+    if (text_width(whole) <= max_width) {
+      out.push_back(std::move(whole));
+      continue;
+    }
+    std::vector<Segment> keep(parts.size(), Segment::keep);
+    const auto fits = [&] { return text_width(join_path(parts, keep)) <= max_width; };
+    const size_t last = parts.size() - 1;
+    // 1. A segment repeated as the start of the next ("blocks" before "blocks.3").
+    for (size_t i = 0; i < last && !fits(); ++i) {
+      const std::string& a = parts[i];
+      const std::string& b = parts[i + 1];
+      if (!a.empty() && b.size() > a.size() && b.compare(0, a.size(), a) == 0) keep[i] = Segment::implied;
+    }
+    // 2. The tail every row shares ("_output_0").
+    if (!fits() && !tail.empty()) parts[last].resize(parts[last].size() - tail.size());
+    // 3. Segments by how many rows share them, most shared first; the last segment stays.
+    std::vector<size_t> order;
+    for (size_t i = 0; i < last; ++i)
+      if (keep[i] == Segment::keep && !parts[i].empty()) order.push_back(i);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return frequency.find(parts[a])->second > frequency.find(parts[b])->second;
+    });
+    // Only when that can make it fit: else the name is better cut in the middle whole.
+    std::vector<Segment> all_elided = keep;
+    for (size_t i : order) all_elided[i] = Segment::elided;
+    if (text_width(join_path(parts, all_elided)) <= max_width)
+      for (size_t i : order) {
+        if (fits()) break;
+        keep[i] = Segment::elided;
+      }
+    out.push_back(cut_middle(join_path(parts, keep), max_width));
+  }
+  return out;
+}
+
+namespace {
+
 std::string number(double v, std::string_view spec) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
@@ -78,6 +178,24 @@ std::string side_label(const SideRecord& s) {
 
 bool has_nonfinite(const DriftMeasures& d) {
   return d.nan_ref > 0 || d.inf_ref > 0 || d.nan_other > 0 || d.inf_other > 0 || d.nonfinite_mismatch > 0;
+}
+
+// The local drift column: steps when the pair has them, else SQNR; "-" when absent.
+std::string local_cell(const PairRecord& p) {
+  if (!p.has_local_drift) return "-";
+  const DriftMeasures& l = p.local_drift;
+  return l.has_steps ? number(l.max_abs_steps, "{:.2f}") : number(l.sqnr_db, "{:.1f}") + " dB";
+}
+
+// What the first divergence's local drift says: added by this layer or inherited.
+std::string local_verdict(const PairRecord& p) {
+  if (!p.has_local_drift) return "";
+  const DriftMeasures& l = p.local_drift;
+  const std::string amount = l.nonfinite_mismatch > 0 ? plural(l.nonfinite_mismatch, "non-finite mismatch")
+                             : l.has_steps            ? fmt::format("{} steps", number(l.max_abs_steps, "{:.2f}"))
+                                                      : fmt::format("SQNR {} dB", number(l.sqnr_db, "{:.1f}"));
+  return p.local_divergent ? fmt::format("; local drift {}: this layer adds it", amount)
+                           : fmt::format("; local drift {}: inherited from earlier layers", amount);
 }
 
 // The rows to show, in reference order. With max_rows: the first divergence and its
@@ -151,18 +269,26 @@ void append_table(const Report& r, const ReportTextOptions& options, std::string
     return;
   }
   const std::vector<std::string> header = {"#", "ref tensor", "other tensor", "method", "dtype",
-                                           "max_abs", "steps", "sqnr_db", "cosine", "differ"};
-  const std::vector<bool> right = {true, false, false, false, false, true, true, true, true, true};
+                                           "max_abs", "steps", "local", "sqnr_db", "cosine", "differ"};
+  const std::vector<bool> right = {true, false, false, false, false, true, true, true, true, true, true};
   const std::vector<size_t> shown = rows_to_show(r, options.max_rows);
-  std::vector<std::vector<std::string>> cells;
+  std::vector<std::string> ref_names, other_names;
   for (size_t i : shown) {
+    ref_names.push_back(r.pairs[i].ref.tensor);
+    other_names.push_back(r.pairs[i].other.tensor);
+  }
+  const size_t name_width = options.wide ? std::numeric_limits<size_t>::max() : kMaxNameWidth;
+  ref_names = shorten_names(ref_names, name_width);
+  other_names = shorten_names(other_names, name_width);
+  std::vector<std::vector<std::string>> cells;
+  for (size_t k = 0; k < shown.size(); ++k) {
+    const size_t i = shown[k];
     const PairRecord& p = r.pairs[i];
     const DriftMeasures& d = p.drift;
-    cells.push_back({fmt::format("{}", i), cut_middle(p.ref.tensor, kMaxNameWidth),
-                     cut_middle(p.other.tensor, kMaxNameWidth), method_cell(p),
+    cells.push_back({fmt::format("{}", i), ref_names[k], other_names[k], method_cell(p),
                      fmt::format("{}->{}", dtype_label(p.ref.dtype), dtype_label(p.other.dtype)),
                      number(d.max_abs, "{:.4g}"), d.has_steps ? number(d.max_abs_steps, "{:.2f}") : "-",
-                     number(d.sqnr_db, "{:.1f}"), number(d.cosine, "{:.6f}"), number(d.frac_differ * 100, "{:.1f}%")});
+                     local_cell(p), number(d.sqnr_db, "{:.1f}"), number(d.cosine, "{:.6f}"), number(d.frac_differ * 100, "{:.1f}%")});
   }
   std::vector<size_t> width(header.size());
   for (size_t c = 0; c < header.size(); ++c) {
@@ -194,7 +320,9 @@ void append_table(const Report& r, const ReportTextOptions& options, std::string
     next = i + 1;
     const PairRecord& p = r.pairs[i];
     const bool first = static_cast<int64_t>(i) == r.first_divergence;
-    out += line(cells[k], first ? "<- first divergence" : p.divergent ? "<- divergent" : "");
+    std::string mark = first ? "<- first divergence" : p.divergent ? "<- divergent" : "";
+    if (p.divergent && p.has_local_drift) mark += p.local_divergent ? " (added here)" : " (inherited)";
+    out += line(cells[k], mark);
     const DriftMeasures& d = p.drift;
     if (has_nonfinite(d))
       fmt::format_to(o, "{}NaN/Inf: ref {} NaN {} Inf, other {} NaN {} Inf, {} mismatched\n", indent, d.nan_ref,
@@ -229,8 +357,16 @@ void append_findings(const Report& r, std::string& out) {
     else
       why = fmt::format("SQNR {} dB (threshold {} dB)", number(d.sqnr_db, "{:.1f}"),
                         number(r.thresholds.min_sqnr_db, "{:g}"));
-    fmt::format_to(o, "first divergence: pair {}, ref {} vs other {}: {}\n", r.first_divergence, side_label(p.ref),
-                   side_label(p.other), why);
+    fmt::format_to(o, "first divergence: pair {}, ref {} vs other {}: {}{}\n", r.first_divergence, side_label(p.ref),
+                   side_label(p.other), why, local_verdict(p));
+    // Where the drift is inherited, the first layer that adds drift of its own is the lead.
+    if (p.has_local_drift && !p.local_divergent)
+      for (size_t i = 0; i < r.pairs.size(); ++i)
+        if (r.pairs[i].has_local_drift && r.pairs[i].local_divergent) {
+          fmt::format_to(o, "first local divergence: pair {}, ref {} vs other {}{}\n", i, side_label(r.pairs[i].ref),
+                         side_label(r.pairs[i].other), local_verdict(r.pairs[i]));
+          break;
+        }
   } else {
     fmt::format_to(o, "first divergence: none ({} within the thresholds)\n", plural(static_cast<int64_t>(r.pairs.size()), "pair"));
   }

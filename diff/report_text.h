@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "diff/report.h"
 
@@ -16,8 +17,16 @@ namespace qdrift {
 struct ReportTextOptions {
   size_t max_rows = 0;          // 0: every pair; else the first divergence's neighbourhood and the worst pairs
   bool show_histogram = false;  // the steps histogram of every row
+  bool wide = false;            // full tensor names instead of shorten_names()
 };
 
 std::string format_report_text(const Report& r, const ReportTextOptions& options = {});
+
+// The names of one table column, each shortened to at most `max_width` code points while
+// keeping what tells the rows apart: path segments repeated in the next one ("blocks" in
+// "/blocks/blocks.3"), the tail every row shares ("_output_0"), then the segments most rows
+// share go first ("..." marks them); the last segment stays. Control characters become '?'.
+//   "/blocks/blocks.3/expand/q/QuantizeLinear_output_0" -> "/blocks.3/expand/q/QuantizeLinear"
+std::vector<std::string> shorten_names(const std::vector<std::string>& names, size_t max_width);
 
 }  // namespace qdrift

@@ -13,6 +13,7 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler     # ONNX protobuf classes, checker, shape inference
   libfmt-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libzip-dev libre2-dev
   libgtest-dev libonnx-testdata                     # unit tests, ONNX node tests (conformance)
+  libxml2-utils                                     # xmllint: the gate's JUnit output is checked with it
   libimgui-dev libstb-dev libglfw3-dev libgl-dev xvfb  # GUI and its headless test display
   xauth libgl1-mesa-dri                             # xvfb-run needs xauth (only Recommended by xvfb); Mesa's software GL
 )

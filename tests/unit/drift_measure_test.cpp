@@ -785,5 +785,51 @@ TEST(TensorStatsTyped, OtherTypesMatchPerElementExactly) {
   expect_same_stats(compute_stats(Tensor::zeros(DType::u8, {0})), stats_per_element(Tensor::zeros(DType::u8, {0})), true, "empty");
 }
 
+// measure_drift_real reads codes block by block (16384 elements) where run_drift used to
+// dequantize whole tensors first: the same bits in every field, across block edges, per
+// axis with runs that straddle blocks, two different grids, and f32 on either side.
+TEST(DriftMeasureReal, SameBitsAsDequantizingFirst) {
+  std::mt19937 rng(777);
+  struct Case {
+    Shape shape;
+    QuantParams ref_q, other_q;
+    DType ref_type, other_type;
+  };
+  const QuantParams per_t = per_axis({0.0235f}, {128}, DType::u8, 1);
+  const QuantParams per_t_s8 = per_axis({0.047f}, {-3}, DType::s8, 1);
+  const QuantParams per_c = per_axis({0.02f, 0.5f, 3.3e-3f}, {0, 10, 250}, DType::u8, 1);
+  const QuantParams per_last = per_axis({0.1f, 0.03f, 0.07f, 0.2f, 0.011f}, {0, -1, 2, -3, 4}, DType::s8, 3);
+  const std::vector<Case> cases = {
+      {{1, 3, 130, 131}, per_t, per_t, DType::u8, DType::u8},          // 51090 elements: 4 blocks
+      {{1, 3, 130, 131}, per_c, per_t_s8, DType::u8, DType::s8},       // channel runs of 17030 straddle blocks
+      {{2, 7, 1700, 5}, per_last, per_t, DType::s8, DType::u8},        // inner 1, 119000 elements
+      {{1, 3, 130, 131}, per_c, per_t, DType::u8, DType::f32},         // f32 other: read in place
+      {{40000}, per_axis({0.5f}, {0}, DType::s32, 0), per_t, DType::s32, DType::u8},
+  };
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const Case& c = cases[k];
+    const int64_t n = shape_numel(c.shape);
+    const auto codes = [&](DType t) {
+      Tensor x = Tensor::zeros(t, c.shape);
+      std::uniform_int_distribution<int> u(t == DType::s8 ? -128 : 0, t == DType::s8 ? 127 : 255);
+      std::uniform_real_distribution<float> f(-3.f, 3.f);
+      for (int64_t i = 0; i < n; ++i) {
+        if (t == DType::u8) x.data<uint8_t>()[i] = static_cast<uint8_t>(u(rng));
+        if (t == DType::s8) x.data<int8_t>()[i] = static_cast<int8_t>(u(rng));
+        if (t == DType::s32) x.data<int32_t>()[i] = u(rng) * 37 - 4000;
+        if (t == DType::f32) x.data<float>()[i] = i % 997 == 0 ? kNaNF : f(rng);
+      }
+      return x;
+    };
+    const Tensor a = codes(c.ref_type), b = codes(c.other_type);
+    const QuantParams* qb = c.other_type == DType::f32 ? nullptr : &c.other_q;
+    const Tensor ra = real_values(a, &c.ref_q), rb = real_values(b, qb);
+    const std::string what = "case " + std::to_string(k);
+    expect_same_bits(measure_drift_real(a, &c.ref_q, b, qb, &c.ref_q), measure_drift(ra, rb, &c.ref_q), what);
+    expect_same_bits(measure_drift_real(a, &c.ref_q, b, qb, nullptr), measure_drift(ra, rb, nullptr), what + " no grid");
+    expect_same_bits(measure_drift_real(b, qb, a, &c.ref_q, qb), measure_drift(rb, ra, qb), what + " swapped");
+  }
+}
+
 }  // namespace
 }  // namespace qdrift::test

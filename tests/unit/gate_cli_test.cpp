@@ -1,7 +1,12 @@
 // Tests of `qdrift gate` through the real binary (QDRIFT_BINARY): exit 0 on pass, 1 on a
 // failed gate, 2 on an unreadable or malformed report, baseline or budget. Reports are
 // written with report_to_json from hand-built Report structs, so the numbers are known.
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <utility>
 #include <limits>
 #include <string>
 #include <vector>
@@ -9,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "diff/junit.h"
 #include "diff/report_json.h"
 #include "tests/unit/qdrift_process.h"
 
@@ -152,10 +158,87 @@ TEST_F(GateCliTest, BadInputExitsTwo) {
   expect_bad({"gate", "--budget", path("budget.json")}, "report is required");
 }
 
+// Output of a shell command (xmllint), and its exit status.
+std::pair<int, std::string> shell(const std::string& command) {
+  std::string out;
+  FILE* f = popen(command.c_str(), "r");
+  if (!f) return {-1, out};
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+  const int status = pclose(f);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST_F(GateCliTest, JunitIsWellFormedWithOneTestcasePerCheck) {
+  // Names straight from a model: markup, a control character, invalid UTF-8, and UTF-8 kept.
+  const std::string hostile = std::string("a<b>&\"c\"\x01/\xff\xfe/") + "\xc3\xa9t\xc3\xa9";
+  spit(path("bad.json"), qdrift::report_to_json(report(
+                             {pair("conv1_out", 30, 4), pair(hostile, 24.5, 3), pair("y", 40, 0, 1)}, 0.5)));
+  Proc p = run({"gate", path("bad.json"), "--budget", path("budget.json"), "--junit", path("gate.xml")});
+  EXPECT_EQ(p.exit_code, 1) << p.err;
+  const std::string xml = path("gate.xml");
+  // xmllint (libxml2-utils, installed by scripts/setup.sh): well-formed, and the structure
+  // Jenkins' and GitLab's JUnit readers walk.
+  auto [lint_rc, lint_out] = shell("xmllint --noout " + xml + " 2>&1");
+  EXPECT_EQ(lint_rc, 0) << lint_out << slurp(xml);
+  const auto xpath = [&](const std::string& expr) {
+    auto [rc, out] = shell("xmllint --xpath '" + expr + "' " + xml + " 2>&1");
+    EXPECT_EQ(rc, 0) << expr << ": " << out;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  };
+  EXPECT_EQ(xpath("count(/testsuites/testsuite)"), "1");
+  EXPECT_EQ(xpath("count(/testsuites/testsuite/testcase)"), "10");  // the 10 checks
+  EXPECT_EQ(xpath("string(/testsuites/testsuite/@tests)"), "10");
+  EXPECT_EQ(xpath("string(/testsuites/testsuite/@failures)"), "4");
+  EXPECT_EQ(xpath("count(/testsuites/testsuite/testcase/failure)"), "4");
+  EXPECT_EQ(xpath("string(/testsuites/testsuite/testcase[failure][1]/@name)"),
+            "a<b>&\"c\"?/\xef\xbf\xbd\xef\xbf\xbd/\xc3\xa9t\xc3\xa9: min_sqnr_db");  // the report's JSON made U+FFFD
+  // The failure carries the violation line the console prints.
+  EXPECT_EQ(xpath("string(/testsuites/testsuite/testcase[@name=\"y: nonfinite\"]/failure/@message)").rfind(
+                "y: nonfinite: 1 position", 0),
+            0u);
+  EXPECT_EQ(xpath("string(/testsuites/testsuite/testcase[@name=\"min_top1_agreement\"]/failure/@message)"),
+            "min_top1_agreement: top1_agreement 0.5 is below the limit 1");
+  EXPECT_EQ(xpath("count(/testsuites/testsuite/testcase[@name=\"conv1_out: max_steps\"]/failure)"), "0");
+}
+
+// docs/ci.md's job: scripts/ci_drift.sh on the bundled model with the documented budget.
+// The oracle side makes the result the same on every ISA; under policy onnx it is within one
+// step everywhere, so the gate passes, and a second run against the first as baseline too.
+TEST_F(GateCliTest, CiScriptWritesEveryArtifact) {
+  const std::string src = QDRIFT_SOURCE_DIR;
+  const std::string job = "QDRIFT=" + std::string(QDRIFT_BINARY) + " bash " + src + "/scripts/ci_drift.sh " + src +
+                          "/testdata/mobilenet_tiny_qdq.onnx " + src + "/testdata/mobilenet_tiny_input.npy " + src +
+                          "/testdata/ci_budget.json ";
+  auto [rc, out] = shell(job + path("out") + " " + path("none.json") + " -- --against oracle 2>&1");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("gate: PASS"), std::string::npos) << out;
+  for (const char* f : {"report.json", "report.txt", "gate.json", "gate.xml"})
+    EXPECT_TRUE(std::filesystem::exists(path("out") + "/" + f)) << f;
+  EXPECT_NE(slurp(path("out") + "/report.txt").find("first divergence: none"), std::string::npos);
+  auto [lint_rc, lint_out] = shell("xmllint --noout " + path("out") + "/gate.xml 2>&1");
+  EXPECT_EQ(lint_rc, 0) << lint_out;
+  auto [rc2, out2] = shell(job + path("out2") + " " + path("out") + "/report.json -- --against oracle 2>&1");
+  EXPECT_EQ(rc2, 0) << out2;
+  EXPECT_EQ(nlohmann::json::parse(slurp(path("out2") + "/gate.json"))["baseline"], path("out") + "/report.json");
+}
+
+// What the report's JSON reader already repairs (invalid UTF-8) is repaired here too, for
+// GateResults built otherwise: XML 1.0 admits no control characters, even escaped.
+TEST(GateJunit, EscapesMarkupControlCharactersAndInvalidUtf8) {
+  EXPECT_EQ(qdrift::xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
+  EXPECT_EQ(qdrift::xml_escape(std::string("t\x01\x1f\x7f\tx")), "t????x");
+  EXPECT_EQ(qdrift::xml_escape("\xff\xc3(\xe2\x82"), "?\?(?\?");  // invalid and truncated sequences
+  EXPECT_EQ(qdrift::xml_escape("\xed\xa0\x80\xc0\xaf"), "?????");      // a surrogate, an overlong '/'
+  EXPECT_EQ(qdrift::xml_escape("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"), "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+}
+
 TEST_F(GateCliTest, HelpListsExitCodes) {
   Proc p = run({"gate", "--help"});
   EXPECT_EQ(p.exit_code, 0);
   EXPECT_NE(p.out.find("--baseline"), std::string::npos);
+  EXPECT_NE(p.out.find("--junit"), std::string::npos);
   EXPECT_NE(p.out.find("Exit codes: 0 the gate passed, 1 it failed, 2"), std::string::npos) << p.out;
 }
 

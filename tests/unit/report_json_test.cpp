@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -141,6 +142,11 @@ Report sample_report() {
   p1.kernel_differ = 5;
   p1.kernel_max_abs = 0.0625;
   p1.kernel_max_steps = 2.5;
+  p1.has_local_drift = true;  // p0 and p2 have none: absent in the JSON
+  p1.local_drift = p1.drift;
+  p1.local_drift.max_abs_steps = 0.5;
+  p1.local_drift.sqnr_db = kInf;
+  p1.local_divergent = false;
 
   PairRecord p2 = pair_record("logits", "logits", MatchMethod::name, kNaN);
   p2.drift.count = 1;
@@ -269,6 +275,10 @@ void expect_same(const Report& a, const Report& b) {
     EXPECT_EQ(a.pairs[i].kernel_differ, b.pairs[i].kernel_differ) << w;
     expect_same(a.pairs[i].kernel_max_abs, b.pairs[i].kernel_max_abs, w + ".kernel_max_abs");
     expect_same(a.pairs[i].kernel_max_steps, b.pairs[i].kernel_max_steps, w + ".kernel_max_steps");
+    EXPECT_EQ(a.pairs[i].has_local_drift, b.pairs[i].has_local_drift) << w;
+    if (a.pairs[i].has_local_drift && b.pairs[i].has_local_drift)
+      expect_same(a.pairs[i].local_drift, b.pairs[i].local_drift, w + ".local_drift");
+    EXPECT_EQ(a.pairs[i].local_divergent, b.pairs[i].local_divergent) << w;
   }
   ASSERT_EQ(a.unmatched.size(), b.unmatched.size());
   for (size_t i = 0; i < a.unmatched.size(); ++i) {
@@ -357,7 +367,7 @@ TEST(ReportJson, ReadsTheFileItWasGivenAndNamesIt) {
 TEST(ReportJson, UnknownFieldsAreIgnored) {
   ordered_json j = report_to_json_value(sample_report());
   j["added_in_1_1"] = {{"x", 1}};
-  j["pairs"][0]["local_drift"] = 0.5;
+  j["pairs"][0]["p99_steps"] = 0.5;
   j["pairs"][0]["drift"]["p99_abs"] = 0.25;
   auto back = parse_report_json(j.dump(), "r.json");
   ASSERT_TRUE(back) << back.status().message();
@@ -436,6 +446,8 @@ TEST(ReportJson, MistypedOrMissingFieldsNameTheirPath) {
       {"/pairs/1/divergent", 1, "r.json: pairs[1].divergent: expected true or false, got number"},
       {"/pairs/1/kernel_differ", -5, "r.json: pairs[1].kernel_differ: expected a count >= 0, got -5"},
       {"/pairs/0/kernel_max_steps", remove, "r.json: pairs[0].kernel_max_steps: expected a number, got nothing"},
+      {"/pairs/1/local_drift/count", -1, "r.json: pairs[1].local_drift.count: expected a count >= 0, got -1"},
+      {"/pairs/1/local_divergent", remove, "r.json: pairs[1].local_divergent: expected true or false, got nothing"},
       {"/unmatched/0/side", "both", "r.json: unmatched[0].side: expected \"ref\" or \"other\", got \"both\""},
       {"/causes/0/pair", 3, "r.json: causes[0].pair: pair index 3 is out of range [-1, 3)"},
       {"/notes/1", nullptr, "r.json: notes[1]: expected a string, got nothing"},
@@ -568,6 +580,50 @@ TEST(ReportText, MaxRowsShowsTheNeighbourhoodAndTheWorst) {
   int rows = 0;
   for (const std::string& l : lines_of(format_report_text(r))) rows += l.find("  t") != std::string::npos;
   EXPECT_EQ(rows, 40);
+}
+
+// A MobileNetV2-like column: 16 blocks x (expand, dw, project) x (q, dq), plus the stem.
+std::vector<std::string> block_names() {
+  std::vector<std::string> names = {"/stem/q/QuantizeLinear_output_0", "/stem/conv/Conv_output_0"};
+  for (int b = 0; b < 16; ++b)
+    for (const char* layer : {"expand", "dw", "project"})
+      for (const char* qdq : {"q/QuantizeLinear", "dq/DequantizeLinear"})
+        names.push_back(fmt::format("/blocks/blocks.{}/{}/{}_output_0", b, layer, qdq));
+  return names;
+}
+
+TEST(ReportText, ShortenNamesKeepsTheSegmentsThatTellRowsApart) {
+  const std::vector<std::string> names = block_names();
+  const std::vector<std::string> shown = shorten_names(names, 40);
+  ASSERT_EQ(shown.size(), names.size());
+  // The example: block number, layer and Q/DQ all survive.
+  EXPECT_EQ(shown[2 + 3 * 2 * 3], "/blocks.3/expand/q/QuantizeLinear");
+  std::set<std::string> distinct;
+  for (size_t i = 0; i < shown.size(); ++i) {
+    EXPECT_LE(shown[i].size(), 40u) << shown[i];
+    distinct.insert(shown[i]);
+  }
+  EXPECT_EQ(distinct.size(), names.size());  // no two rows look alike
+  // Short names are left alone; a name without path segments is cut in the middle.
+  EXPECT_EQ(shorten_names({"conv1_out", "x"}, 32), (std::vector<std::string>{"conv1_out", "x"}));
+  const std::string flat = "weights_quantized_output_with_a_very_long_name_indeed";
+  const std::string cut = shorten_names({flat}, 20)[0];
+  EXPECT_EQ(cut, "weights_q...e_indeed");
+  // Narrower: the most shared segments give way first ("..."), the last segment stays.
+  const std::vector<std::string> narrow = shorten_names(names, 28);
+  EXPECT_EQ(narrow[2 + 3 * 2 * 3], "/blocks.3/.../QuantizeLinear");
+  // Control characters never reach the terminal.
+  EXPECT_EQ(shorten_names({"a\x01/b"}, 32)[0], "a?/b");
+}
+
+TEST(ReportText, WideShowsFullNames) {
+  Report r;
+  for (const std::string& n : block_names()) r.pairs.push_back(pair_record(n, n, MatchMethod::provenance, 60));
+  const std::string narrow = format_report_text(r);
+  const std::string wide = format_report_text(r, {.wide = true});
+  EXPECT_EQ(narrow.find("/blocks/blocks.3/expand/q/QuantizeLinear_output_0"), std::string::npos);
+  EXPECT_NE(narrow.find("  /blocks.3/expand/q/QuantizeLinear  "), std::string::npos) << narrow;
+  EXPECT_NE(wide.find("  /blocks/blocks.3/expand/q/QuantizeLinear_output_0  "), std::string::npos) << wide;
 }
 
 }  // namespace
