@@ -43,9 +43,11 @@ using onednn::runtime;
 using onednn::unbound_memory;
 using KernelPtr = Result<std::unique_ptr<Kernel>>;
 
-// The naive kernel of `node` (nn.cpp), for what oneDNN does not run.
-KernelPtr naive_kernel(const Graph& g, const Node& node, const ExecOptions& options) {
-  const KernelFactory f = ref_naive_kernel_table().factories[static_cast<size_t>(node.kind)];
+// The naive `kind` kernel (nn.cpp) of `node`, for what oneDNN does not run. The kind is the
+// fast kernel's own, not node.kind: a contrib node (FusedConv, FusedGemm) reaches the fast
+// Conv/Gemm through the reference table, and its own naive entry would come back here.
+KernelPtr naive_kernel(OpKind kind, const Graph& g, const Node& node, const ExecOptions& options) {
+  const KernelFactory f = ref_naive_kernel_table().factories[static_cast<size_t>(kind)];
   QD_ASSERT(f != nullptr);
   return f(g, node, options);
 }
@@ -91,7 +93,7 @@ class FastConvKernel final : public Kernel {
  public:
   static KernelPtr create(const Graph& g, const Node& node, const ExecOptions& options) {
     QD_ASSIGN_OR_RETURN(ConvAttrs attrs, parse_conv_attrs(node));
-    QD_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> naive, naive_kernel(g, node, options));
+    QD_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> naive, naive_kernel(OpKind::Conv, g, node, options));
     auto k = std::unique_ptr<FastConvKernel>(new FastConvKernel(std::move(attrs), std::move(naive)));
     if (std::optional<Tensor> w = constant_value(g, node.input(1), options); w && w->dtype == DType::f32)
       k->const_w_ = std::move(*w);
@@ -243,7 +245,7 @@ Status sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float 
 class FastGemmKernel final : public Kernel {
  public:
   static KernelPtr create(const Graph& g, const Node& node, const ExecOptions& options) {
-    QD_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> naive, naive_kernel(g, node, options));
+    QD_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> naive, naive_kernel(OpKind::Gemm, g, node, options));
     auto k = std::unique_ptr<FastGemmKernel>(new FastGemmKernel(std::move(naive)));
     QD_ASSIGN_OR_RETURN(k->alpha_, checked_attr_float(node, "alpha", 1.0f));
     QD_ASSIGN_OR_RETURN(k->beta_, checked_attr_float(node, "beta", 1.0f));
@@ -295,7 +297,7 @@ class FastGemmKernel final : public Kernel {
 class FastMatMulKernel final : public Kernel {
  public:
   static KernelPtr create(const Graph& g, const Node& node, const ExecOptions& options) {
-    QD_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> naive, naive_kernel(g, node, options));
+    QD_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> naive, naive_kernel(OpKind::MatMul, g, node, options));
     return std::unique_ptr<Kernel>(new FastMatMulKernel(std::move(naive)));
   }
 
