@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh qdrift
+bash scripts/setup.sh qdrift qdrift-gui
 mkdir -p out
 qdrift=build/cli/qdrift
 model=testdata/qat/mbv3.onnx
@@ -24,21 +24,14 @@ echo
 echo "== 2. qdrift explain: which knob of paddle-onednn is responsible (each set back to onnx in turn)"
 "$qdrift" explain "$model" --input "$input" --policy paddle-onednn --json out/explain.json
 echo
-# qdrift eval (fake-quant vs int8 over a whole input set) comes with its own branch; run it
-# when this build has it.
-has_eval=0
-if "$qdrift" --help | grep -q '^  eval '; then has_eval=1; fi
-if ((has_eval)); then
-  echo "== 3. fake-quant vs int8 top-1 agreement on the 300 bundled inputs, paddle-onednn"
-  "$qdrift" eval "$model" --inputs "$inputs" --labels "$labels" --policy paddle-onednn --rows 5 --json out/eval_paddle_onednn.json
-  echo
-fi
+echo "== 3. fake-quant vs int8 top-1 agreement on the 300 bundled inputs, paddle-onednn"
+"$qdrift" eval "$model" --inputs "$inputs" --labels "$labels" --policy paddle-onednn --rows 5 --json out/eval_paddle_onednn.json
+echo
 echo "== 4. the same model under the onnx policy (the model's exact semantics): clean"
 "$qdrift" diff "$model" --input "$input" --policy onnx --rows 6 --json out/report_onnx.json
-if ((has_eval)); then
-  echo
-  "$qdrift" eval "$model" --inputs "$inputs" --labels "$labels" --policy onnx --rows 5 --json out/eval_onnx.json
-fi
 echo
-echo "demo: wrote out/report.json (paddle-onednn), out/explain.json and out/report_onnx.json (docs/report.md,"
-echo "docs/explain.md, docs/causes.md); open a report in the GUI with: qdrift-gui out/report.json"
+"$qdrift" eval "$model" --inputs "$inputs" --labels "$labels" --policy onnx --rows 5 --json out/eval_onnx.json
+echo
+echo "demo: wrote out/report.json (paddle-onednn), out/explain.json, out/report_onnx.json and out/eval_*.json"
+echo "(docs/report.md, docs/explain.md, docs/causes.md, docs/eval.md); open a report in the GUI with:"
+echo "  build/gui/qdrift-gui out/report.json"
