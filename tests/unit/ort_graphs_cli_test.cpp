@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/onednn/onednn_kernels.h"
 #include "tests/unit/qdrift_process.h"
 
 namespace qdrift {
@@ -45,15 +46,21 @@ TEST_P(OrtGraphCli, RunAndDiffAgainstTheSourceModel) {
   EXPECT_EQ(run.exit_code, 0) << run.err;
   // The int8 lowering of the ORT graph (the default --against) on every model; the other
   // executors on the first, to keep the test short.
+  // Without VNNI, oneDNN's int8 kernels saturate u8 x s8 pairs at 16 bits (kernel drift,
+  // docs/int8_runtime.md): there the cosine bound holds for the integer oracle on the same
+  // lowered graph, and int8 must still run and pair its output.
+  const bool onednn_exact = onednn_runtime_info().int8_vnni;
   std::vector<std::string> against = {"int8"};
+  if (!onednn_exact) against.push_back("oracle");
   if (s.ort == "mobilenet_tiny_qdq") against = {"int8", "oracle", "ref", "fp32"};
   for (const std::string& a : against) {
+    const bool bounded = a != "fp32" && (a != "int8" || onednn_exact);
     const Report r = diff_report({kData + s.model, "--input", kData + s.input, "--other", ort, "--against", a}, dir);
     int outputs = 0;
     for (const PairRecord& p : r.pairs) {
       if (!p.graph_output) continue;
       ++outputs;
-      if (a != "fp32") EXPECT_GE(p.drift.cosine, 0.99) << s.ort << " --against " << a << ": " << p.ref.tensor;
+      if (bounded) EXPECT_GE(p.drift.cosine, 0.99) << s.ort << " --against " << a << ": " << p.ref.tensor;
     }
     EXPECT_GE(outputs, 1) << s.ort << " --against " << a << ": the graph output is not paired";
     for (const UnmatchedRecord& u : r.unmatched) EXPECT_FALSE(u.reason.empty()) << u.side << " " << u.tensor;
